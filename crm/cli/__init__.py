@@ -1,0 +1,66 @@
+"""Operator commands under ``flask crm``.
+
+Every command ends with one clear line on failure (what to fix), never a
+traceback, and commits once at its end: nothing is written half-way.
+"""
+import functools
+
+import click
+import redis
+from flask.cli import AppGroup
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from ..errors import ConfigurationError, ServiceError
+from ..extensions import db
+from ..security.keyring import KeyringError
+
+
+def _explain(exc):
+    if isinstance(exc, (ConfigurationError, ServiceError, KeyringError)):
+        return str(exc)
+    if isinstance(exc, OperationalError):
+        return ("the database does not answer or is not migrated "
+                f"({exc.orig.__class__.__name__}): check DATABASE_URL and run `flask db upgrade`")
+    if isinstance(exc, SQLAlchemyError):
+        return f"the database refused the change ({exc.__class__.__name__}); nothing was saved"
+    if isinstance(exc, (redis.RedisError, OSError)) and "redis" in type(exc).__module__:
+        return f"Redis does not answer ({exc.__class__.__name__}): check REDIS_URL"
+    return None
+
+
+def operator_command(func):
+    """Commit once on success; on a known failure roll back and print one line."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            result = func(*args, **kwargs)
+            db.session.commit()
+            return result
+        except click.exceptions.Exit:
+            db.session.commit()
+            raise
+        except (click.ClickException, click.Abort):
+            db.session.rollback()
+            raise
+        except Exception as exc:
+            db.session.rollback()
+            message = _explain(exc)
+            if message is None:
+                raise
+            raise click.ClickException(message) from None
+
+    return wrapper
+
+
+crm_group = AppGroup("crm", help="Muster operator commands.")
+
+
+def _register():
+    from . import audit, demo, keys, users
+
+    for module in (audit, demo, keys, users):
+        crm_group.add_command(module.group)
+
+
+_register()

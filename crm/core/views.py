@@ -1,0 +1,32 @@
+"""The front page and the health check."""
+from flask import Blueprint, current_app, jsonify, render_template
+from sqlalchemy import text
+
+from ..extensions import db
+from ..redis_conn import get_redis
+
+bp = Blueprint("core", __name__)
+
+
+@bp.get("/")
+def index():
+    """Landing page: what this is and where to sign in (no data without sign-in)."""
+    return render_template("core/index.html")
+
+
+@bp.get("/healthz")
+def healthz():
+    """Liveness for a load balancer: the database and Redis answer. No data."""
+    checks = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - report, never raise, from a probe
+        checks["database"] = exc.__class__.__name__
+    try:
+        get_redis(current_app).ping()
+        checks["redis"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["redis"] = exc.__class__.__name__
+    healthy = all(v == "ok" for v in checks.values())
+    return jsonify(status="ok" if healthy else "degraded", checks=checks), 200 if healthy else 503

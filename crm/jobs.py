@@ -1,0 +1,104 @@
+"""The only place the web side touches RQ.
+
+``enqueue("workers.jobs.rotate_keys", rotation_id)`` queues a job by its dotted
+name (so ``crm`` never imports ``workers``), with ids as the only arguments
+(Redis keeps job arguments in the clear), RQ's JSON serializer (no pickle in
+Redis), and only once the surrounding database transaction has committed: a
+rollback drops it, and a fast worker never looks for a row that is not there yet.
+"""
+import logging
+import uuid
+
+import redis
+from flask import current_app
+from rq import Queue, Retry
+from rq.serializers import JSONSerializer
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from .extensions import db
+from .redis_conn import get_redis
+
+log = logging.getLogger(__name__)
+_PENDING = "muster_pending_jobs"
+JOB_PACKAGE = "workers.jobs."
+
+
+def _check_args(args):
+    for arg in args:
+        if isinstance(arg, bool) or not isinstance(arg, (int, uuid.UUID)):
+            raise TypeError(
+                f"job arguments are ids only (int or UUID), not {type(arg).__name__}: "
+                "never pass personal data to a job"
+            )
+    return [str(a) if isinstance(a, uuid.UUID) else a for a in args]
+
+
+def get_queue(name="default", app=None):
+    app = app or current_app
+    return Queue(name, connection=get_redis(app), serializer=JSONSerializer)
+
+
+def enqueue(func_name, *ids, queue="default", job_id=None, retries=3, timeout=None, session=None):
+    """Queue ``func_name(*ids)`` once the current transaction commits."""
+    if not func_name.startswith(JOB_PACKAGE):
+        raise ValueError(f"jobs live in {JOB_PACKAGE}*, not {func_name}")
+    spec = {
+        "func": func_name, "args": _check_args(ids), "queue": queue,
+        "job_id": job_id, "retries": retries, "timeout": timeout,
+        "app": current_app._get_current_object(),
+    }
+    session = session or db.session
+    session.info.setdefault(_PENDING, []).append(spec)
+    return spec
+
+
+def enqueue_now(func_name, *ids, queue="default", job_id=None, retries=3, timeout=None, app=None):
+    """Queue a job at once, outside any transaction (CLI commands, the reconciler)."""
+    app = app or current_app._get_current_object()
+    config = app.config
+    retry = Retry(max=retries, interval=[10, 60, 300][:retries]) if retries else None
+    return get_queue(queue, app).enqueue(
+        func_name, *_check_args(ids), job_id=job_id, retry=retry, job_timeout=timeout,
+        failure_ttl=config["RQ_FAILURE_TTL"], result_ttl=config["RQ_RESULT_TTL"],
+        description=func_name,  # the default description repeats the arguments
+    )
+
+
+@event.listens_for(Session, "after_commit")
+def _send_pending_jobs(session):
+    pending = session.info.pop(_PENDING, None)
+    for spec in pending or ():
+        app = spec.pop("app")
+        try:
+            with app.app_context():
+                enqueue_now(spec["func"], *spec["args"], queue=spec["queue"],
+                            job_id=spec["job_id"], retries=spec["retries"],
+                            timeout=spec["timeout"], app=app)
+        except redis.RedisError as exc:
+            # The database already holds the work; the reconciler queues it again.
+            log.warning("could not queue %s after commit (%s)", spec["func"], exc.__class__.__name__)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending_jobs(session):
+    session.info.pop(_PENDING, None)
+
+
+LIVE_STATUSES = ("queued", "started", "scheduled", "deferred")
+
+
+def job_is_live(job_id, app=None):
+    """True while RQ still holds ``job_id`` as queued, running or scheduled."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    if not job_id:
+        return False
+    app = app or current_app._get_current_object()
+    try:
+        job = Job.fetch(job_id, connection=get_redis(app), serializer=JSONSerializer)
+    except NoSuchJobError:
+        return False
+    status = job.get_status(refresh=False)
+    return status is not None and str(getattr(status, "value", status)) in LIVE_STATUSES

@@ -1,0 +1,16 @@
+"""All models, so that `from crm.models import Contact` works and Alembic sees every table."""
+from .audit import AuditEvent
+from .contact import Contact, ContactIndex, PathChoice, StageChange
+from .followup import FollowUp
+from .maintenance import KeyRotation
+from .meeting import Attendance, Meeting, meeting_host
+from .outbox import Outbox
+from .user import User
+
+# Models whose rows hold Encrypted values (what rotation and verification walk).
+ENCRYPTED_MODELS = (Contact, FollowUp, User, Meeting, Outbox)
+
+__all__ = [
+    "AuditEvent", "Attendance", "Contact", "ContactIndex", "ENCRYPTED_MODELS", "FollowUp",
+    "KeyRotation", "Meeting", "Outbox", "PathChoice", "StageChange", "User", "meeting_host",
+]

@@ -1,0 +1,147 @@
+"""A person, their cooperation paths, and the blind-index rows that find them."""
+import uuid
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..security import blind_index
+from ..security.crypto import crypto
+from ..security.fields import Encrypted, ciphertext_column
+from .base import BigIntPK, one_of, utcnow, uuid_pk
+from .enums import CONTACT_SOURCES, CONTACT_STATUSES, PATHS, STAGES
+
+
+class Contact(db.Model):
+    __tablename__ = "contact"
+    __table_args__ = (
+        one_of("source", CONTACT_SOURCES, "source"),
+        one_of("status", CONTACT_STATUSES, "status"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    full_name_ct = ciphertext_column()
+    email_ct = ciphertext_column()
+    phone_ct = ciphertext_column()
+    messenger_ct = ciphertext_column()
+    city_ct = ciphertext_column()
+    country_ct = ciphertext_column()
+    notes_ct = ciphertext_column()
+    skills_ct = ciphertext_column()
+    languages_ct = ciphertext_column()
+
+    full_name = Encrypted(index=blind_index.NAME_WORD)
+    email = Encrypted(index=blind_index.EMAIL)
+    phone = Encrypted(index=blind_index.PHONE)
+    messenger = Encrypted(index=blind_index.MESSENGER)
+    city = Encrypted()
+    country = Encrypted()
+    notes = Encrypted()
+    skills = Encrypted()
+    languages = Encrypted()
+
+    source: Mapped[str] = mapped_column(String(16), default="meeting")
+    status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
+    preferred_locale: Mapped[str | None] = mapped_column(String(8))
+    consent_at = mapped_column(DateTime(timezone=True))
+    consent_version: Mapped[str | None] = mapped_column(String(32))
+    created_at = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    updated_at = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    version_id: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+    paths = relationship("PathChoice", back_populates="contact", cascade="all, delete-orphan",
+                         order_by="PathChoice.path")
+    index_entries = relationship("ContactIndex", cascade="all, delete-orphan", lazy="select")
+    assignee = relationship("User", foreign_keys=[assignee_id])
+
+    def __init__(self, **kwargs):
+        # The id must exist before any Encrypted value: it is bound into the ciphertext.
+        self.id = kwargs.pop("id", None) or uuid.uuid4()
+        super().__init__(**kwargs)
+
+    def reindex(self, spec, value, key_id=None):
+        """Replace this contact's index rows for ``spec`` with those of ``value``."""
+        indexer = crypto().indexer
+        key_id = indexer.keyring.active_id if key_id is None else key_id
+        kept = [e for e in self.index_entries if e.field != spec.name]
+        fresh = [
+            ContactIndex(field=spec.name, key_id=key_id, token=token)
+            for token in sorted(indexer.tokens(spec, value, key_id))
+        ] if value else []
+        self.index_entries = kept + fresh
+
+    def path(self, name):
+        return next((p for p in self.paths if p.path == name), None)
+
+    def __repr__(self):
+        return f"<Contact {self.id}>"
+
+
+class ContactIndex(db.Model):
+    """One blind-index token of one contact (several per name, one per email)."""
+
+    __tablename__ = "contact_index"
+    __table_args__ = (Index("ix_contact_index_lookup", "field", "token", "key_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    contact_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contact.id", ondelete="CASCADE"), index=True
+    )
+    field: Mapped[str] = mapped_column(String(16))
+    key_id: Mapped[int] = mapped_column(SmallInteger)
+    token: Mapped[int] = mapped_column(Integer)
+
+
+class PathChoice(db.Model):
+    """A contact's chosen cooperation path and where they are on it."""
+
+    __tablename__ = "path_choice"
+    __table_args__ = (
+        UniqueConstraint("contact_id", "path", name="uq_path_choice_contact_path"),
+        one_of("path", PATHS, "path"),
+        one_of("stage", STAGES, "stage"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(String(24))
+    stage: Mapped[str] = mapped_column(String(16), default="interested", index=True)
+    created_at = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    contact = relationship("Contact", back_populates="paths")
+    history = relationship("StageChange", back_populates="path_choice", cascade="all, delete-orphan",
+                           order_by="StageChange.id")
+
+
+class StageChange(db.Model):
+    """One move of a path choice from a stage to another (append-only history)."""
+
+    __tablename__ = "stage_change"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    path_choice_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("path_choice.id", ondelete="CASCADE"), index=True
+    )
+    from_stage: Mapped[str | None] = mapped_column(String(16))
+    to_stage: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    at = mapped_column(DateTime(timezone=True), default=utcnow)
+    by_rule: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    path_choice = relationship("PathChoice", back_populates="history")
+

@@ -1,0 +1,19 @@
+"""The closed vocabularies of the data model."""
+
+PATHS = ("joint_projects", "volunteering", "reserve_training", "combat_service")
+RESTRICTED_PATHS = frozenset({"reserve_training", "combat_service"})
+
+STAGES = ("interested", "contacted", "screening", "active", "declined", "withdrawn")
+# Forward order of the open stages; declined and withdrawn end a path.
+STAGE_ORDER = {stage: rank for rank, stage in enumerate(STAGES[:4])}
+CLOSED_STAGES = frozenset({"declined", "withdrawn"})
+
+CONTACT_SOURCES = ("meeting", "self", "import")
+CONTACT_STATUSES = ("new", "triaged", "not_a_fit", "archived")
+
+ROLES = ("admin", "coordinator", "staff")
+
+FOLLOWUP_KINDS = ("call", "message", "meeting", "interview", "vetting", "training_intake", "send_information")
+FOLLOWUP_STATUSES = ("open", "done", "cancelled")
+
+OUTBOX_STATUSES = ("pending", "sent", "failed")

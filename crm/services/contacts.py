@@ -1,0 +1,186 @@
+"""Creating contacts and moving them along their cooperation paths.
+
+Services validate, change the models, add audit events and flush; the caller (a
+request, a CLI command or a job) commits once.
+"""
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+
+from ..errors import NotFound, ServiceError
+from ..extensions import db
+from ..models import Contact, PathChoice, StageChange
+from ..models.base import utcnow
+from ..models.enums import CLOSED_STAGES, CONTACT_SOURCES, PATHS, STAGES
+from ..security import audit, normalize
+from ..security.crypto import crypto
+from . import lookup
+
+MAX_LENGTHS = {
+    "full_name": 200, "email": 254, "phone": 40, "messenger": 64, "city": 120,
+    "country": 120, "notes": 4000, "skills": 1000, "languages": 300,
+}
+ENCRYPTED_FIELDS = tuple(MAX_LENGTHS)
+MULTILINE_FIELDS = frozenset({"notes", "skills"})
+
+
+class ValidationError(ServiceError):
+    """Input that cannot be stored; ``errors`` maps field names to messages."""
+
+    def __init__(self, errors):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class ContactData:
+    """What a form, an import row or the public form hands to ``create_contact``."""
+
+    full_name: str
+    email: str | None = None
+    phone: str | None = None
+    messenger: str | None = None
+    city: str | None = None
+    country: str | None = None
+    notes: str | None = None
+    skills: str | None = None
+    languages: str | None = None
+    source: str = "meeting"
+    preferred_locale: str | None = None
+    consent_version: str | None = None
+    paths: tuple = field(default_factory=tuple)
+
+
+@dataclass
+class Candidate:
+    """An existing contact that may be the same person, and why we think so."""
+
+    contact: Contact
+    reasons: list
+
+
+@dataclass
+class CreateResult:
+    contact: Contact
+    candidates: list
+
+
+def _has_control_chars(value, multiline):
+    allowed = "\n\r\t" if multiline else ""
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch not in allowed for ch in value)
+
+
+def validate(data, phone_region):
+    """Return field errors (empty when ``data`` can be stored)."""
+    errors = {}
+    for name, limit in MAX_LENGTHS.items():
+        value = getattr(data, name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            errors[name] = "must be text"
+        elif len(value) > limit:
+            errors[name] = f"is too long (at most {limit} characters)"
+        elif _has_control_chars(value, multiline=name in MULTILINE_FIELDS):
+            errors[name] = "contains control or invisible formatting characters"
+    if not (data.full_name or "").strip() and "full_name" not in errors:
+        errors["full_name"] = "is required"
+    if data.email and "email" not in errors and normalize.normalize_email(data.email) is None:
+        errors["email"] = "is not a valid email address (it needs a name, @ and a domain)"
+    if data.phone and "phone" not in errors and normalize.normalize_phone(data.phone, phone_region) is None:
+        errors["phone"] = "is not a valid phone number (use digits, with + and country code if abroad)"
+    unknown = [p for p in data.paths if p not in PATHS]
+    if unknown:
+        errors["paths"] = f"unknown path {unknown[0]!r} (choose from {', '.join(PATHS)})"
+    if data.source not in CONTACT_SOURCES:
+        errors["source"] = f"unknown source {data.source!r}"
+    return errors
+
+
+def find_candidates(email=None, phone=None, full_name=None, exclude_id=None):
+    """Existing contacts that share an email, a phone or every name word."""
+    found = {}
+
+    def note(contacts, reason):
+        for contact in contacts:
+            if contact.id != exclude_id:
+                found.setdefault(contact.id, Candidate(contact, [])).reasons.append(reason)
+
+    if email:
+        note(lookup.find_by_email(email), "same email")
+    if phone:
+        note(lookup.find_by_phone(phone), "same phone")
+    if full_name:
+        note(lookup.find_by_name(full_name), "same name")
+    return sorted(found.values(), key=lambda c: (-len(c.reasons), c.contact.created_at))
+
+
+def create_contact(data, actor_id=None, check_duplicates=True):
+    """Create a contact with its paths; return it with possible duplicates found first."""
+    errors = validate(data, crypto().phone_region)
+    if errors:
+        raise ValidationError(errors)
+    candidates = (find_candidates(data.email, data.phone, data.full_name)
+                  if check_duplicates else [])
+    contact = build_contact(data, actor_id)
+    db.session.add(contact)
+    db.session.flush()
+    audit.record("contact.create", "contact", contact.id, source=data.source,
+                 paths=sorted(set(data.paths)), duplicate_candidates=len(candidates))
+    return CreateResult(contact, candidates)
+
+
+def build_contact(data, actor_id=None):
+    """A new, unsaved Contact from validated ``data`` (also used by bulk seeding)."""
+    contact = Contact(
+        source=data.source, status="new", preferred_locale=data.preferred_locale,
+        consent_version=data.consent_version,
+        consent_at=utcnow() if data.consent_version else None,
+    )
+    for name in ENCRYPTED_FIELDS:
+        value = getattr(data, name)
+        if value:
+            setattr(contact, name, value)
+    for path in dict.fromkeys(data.paths):
+        choice = PathChoice(id=uuid.uuid4(), path=path, stage="interested")
+        choice.history.append(StageChange(from_stage=None, to_stage="interested", actor_id=actor_id))
+        contact.paths.append(choice)
+    return contact
+
+
+def get_contact(contact_id):
+    contact = db.session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFound("no such contact")
+    return contact
+
+
+def move_stage(contact_id, path, to_stage, actor_id=None, by_rule=False):
+    """Move one of a contact's paths to ``to_stage``: history row + audit event.
+
+    Choosing a path the contact did not have yet starts it at ``to_stage``.
+    Returns the StageChange (None when the path already is at that stage).
+    """
+    if path not in PATHS:
+        raise ValidationError({"path": f"unknown path {path!r}"})
+    if to_stage not in STAGES:
+        raise ValidationError({"stage": f"unknown stage {to_stage!r}"})
+    contact = get_contact(contact_id)
+    choice = contact.path(path)
+    if choice is None:
+        choice = PathChoice(id=uuid.uuid4(), path=path, stage=to_stage)
+        contact.paths.append(choice)
+        from_stage = None
+    elif choice.stage == to_stage:
+        return None
+    else:
+        from_stage = choice.stage
+        if from_stage in CLOSED_STAGES and to_stage != "interested":
+            raise ServiceError(f"a {from_stage} path can only be reopened as interested")
+        choice.stage = to_stage
+    change = StageChange(from_stage=from_stage, to_stage=to_stage, actor_id=actor_id, by_rule=by_rule)
+    choice.history.append(change)
+    contact.updated_at = utcnow()
+    db.session.flush()
+    audit.record("path.stage", "contact", contact.id, path=path, from_stage=from_stage, to_stage=to_stage)
+    return change

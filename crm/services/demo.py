@@ -1,0 +1,94 @@
+"""Synthetic demo data: meetings in real cities, people with made-up details.
+
+Every value here is invented (emails on example.org, numbers from a seeded
+random generator); no real person's data is ever used.
+"""
+import random
+from datetime import timedelta
+
+from ..extensions import db
+from ..models import Attendance, Meeting
+from ..models.base import utcnow
+from ..models.enums import PATHS
+from .contacts import ContactData, build_contact
+
+CITIES = [
+    ("Warszawa", "PL"), ("Wrocław", "PL"), ("Kraków", "PL"), ("Białystok", "PL"),
+    ("Vilnius", "LT"), ("Kaunas", "LT"), ("Praha", "CZ"), ("Berlin", "DE"),
+]
+GIVEN_BY_CYR = ["Аляксандр", "Сяргей", "Святлана", "Вольга", "Марыя", "Алесь", "Ігар", "Наталля",
+                "Кацярына", "Зміцер", "Юлія", "Андрэй", "Павел", "Ганна", "Уладзімір"]
+FAMILY_BY_CYR = ["Ціханоўскі", "Калеснікава", "Бабарыка", "Латушка", "Шараневіч", "Кавалёў",
+                 "Мацкевіч", "Лукашук", "Навумчык", "Багдановіч", "Сапега", "Рагойша"]
+GIVEN_BY_LAT = ["Aliaksandr", "Siarhei", "Sviatlana", "Volha", "Maryia", "Ales", "Ihar", "Natallia",
+                "Katsiaryna", "Zmitser", "Yuliya", "Andrei"]
+FAMILY_BY_LAT = ["Tsikhanouski", "Kalesnikava", "Babaryka", "Latushka", "Sharanevich", "Kavaliou",
+                 "Matskevich", "Lukashuk", "Navumchyk", "Bahdanovich"]
+GIVEN_PL = ["Łukasz", "Małgorzata", "Katarzyna", "Piotr", "Wojciech", "Agnieszka", "Paweł", "Zofia"]
+FAMILY_PL = ["Kowalski", "Wiśniewska", "Zieliński", "Dąbrowska", "Wójcik", "Kamińska", "Lewandowski"]
+GIVEN_LT = ["Jonas", "Rūta", "Tomas", "Eglė", "Mindaugas", "Aušra", "Darius"]
+FAMILY_LT = ["Kazlauskas", "Petrauskaitė", "Jankauskas", "Žukauskienė", "Stankevičius", "Vasiliauskas"]
+NAME_POOLS = [
+    (GIVEN_BY_CYR, FAMILY_BY_CYR, 4), (GIVEN_BY_LAT, FAMILY_BY_LAT, 3),
+    (GIVEN_PL, FAMILY_PL, 2), (GIVEN_LT, FAMILY_LT, 1),
+]
+SKILLS = ["driving licence C", "first aid", "video editing", "translation PL-BY", "logistics",
+          "web development", "fundraising", "IT security", "photography", "carpentry"]
+LANGUAGES = ["Belarusian", "Russian", "Polish", "Lithuanian", "English", "Ukrainian", "German"]
+PHONE_PREFIXES = {"PL": ("+48", ["50", "51", "53", "60", "66", "69", "72", "78", "88"], 7),
+                  "BY": ("+375", ["29", "33", "44"], 7),
+                  "LT": ("+370", ["60", "61", "62", "65", "68"], 6)}
+
+
+def fake_person(rng, serial):
+    """One synthetic person as ContactData (unique email and phone from ``serial``)."""
+    pool = rng.choices(NAME_POOLS, weights=[w for _, _, w in NAME_POOLS])[0]
+    given, family = rng.choice(pool[0]), rng.choice(pool[1])
+    country = rng.choice(["PL", "PL", "BY", "LT"])
+    code, prefixes, digits = PHONE_PREFIXES[country]
+    local = f"{serial % 10 ** digits:0{digits}d}"
+    city, city_country = rng.choice(CITIES)
+    paths = tuple(rng.sample(PATHS, rng.choice([1, 1, 1, 2])))
+    return ContactData(
+        full_name=f"{given} {family}",
+        email=f"person{serial}.{rng.randrange(10 ** 6):06d}@example.org",
+        phone=f"{code} {rng.choice(prefixes)}{local}",
+        messenger=f"@demo_{serial}_{rng.randrange(10 ** 4)}" if rng.random() < 0.5 else None,
+        city=city, country=city_country,
+        notes=f"Met after the talk; asked about {paths[0].replace('_', ' ')}." if rng.random() < 0.3 else None,
+        skills=", ".join(rng.sample(SKILLS, 2)),
+        languages=", ".join(rng.sample(LANGUAGES, 2)),
+        source="meeting", consent_version="2026-01", paths=paths,
+    )
+
+
+def create_meetings(rng, count=6):
+    now = utcnow()
+    meetings = []
+    for i, (city, country) in enumerate(rng.sample(CITIES, min(count, len(CITIES)))):
+        meetings.append(Meeting(city=city, country=country, starts_at=now - timedelta(days=7 * (i + 1)),
+                                venue="Community hall", expected_attendance=rng.randint(40, 120)))
+    db.session.add_all(meetings)
+    db.session.flush()
+    return meetings
+
+
+def seed_contacts(count, rng=None, meetings=None, batch=1000, on_batch=None, start_serial=0):
+    """Create ``count`` synthetic contacts in batches; ``on_batch(done)`` after each flush."""
+    rng = rng or random.Random(20261125)
+    meeting_ids = [m.id for m in meetings or []]
+    done = 0
+    while done < count:
+        size = min(batch, count - done)
+        contacts = [build_contact(fake_person(rng, start_serial + done + i)) for i in range(size)]
+        db.session.add_all(contacts)
+        db.session.flush()
+        if meeting_ids:
+            db.session.add_all(Attendance(meeting_id=rng.choice(meeting_ids), contact_id=c.id)
+                               for c in contacts)
+            db.session.flush()
+        done += size
+        if on_batch:
+            on_batch(done)
+        db.session.expunge_all()
+    return done

@@ -1,0 +1,30 @@
+"""Periodic jobs, run by RQ 3's cron scheduler: ``python -m workers.cron``.
+
+Entries are registered with ``rq.cron.register`` so that ``rq cron workers.cron_config``
+reads the same schedule; this module starts the scheduler with the app's Redis
+(embedded or REDIS_URL) and the JSON serializer. Cron strings are local time.
+"""
+import sys
+
+from rq.cron import CronScheduler
+
+from crm.errors import ConfigurationError
+from crm.redis_conn import get_redis
+from workers.context import get_app
+
+
+def main():
+    try:
+        app = get_app()
+        connection = get_redis(app)
+    except ConfigurationError as exc:
+        print(f"cron: {exc}", file=sys.stderr)
+        return 2
+    scheduler = CronScheduler(connection=connection, logging_level=app.config["LOG_LEVEL"])
+    scheduler.load_config_from_file("workers.cron_config")
+    scheduler.start()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

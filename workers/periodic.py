@@ -1,0 +1,13 @@
+"""Jobs the cron scheduler starts."""
+from crm.services import keys
+from workers.context import job_context
+
+
+def resume_key_rotation():
+    """Queue an unfinished rotation again when no job is working on it (idempotent)."""
+    with job_context():
+        rotation = keys.unfinished_rotation()
+        if rotation is None:
+            return {"rotation": None}
+        job_id = keys.queue_rotation(rotation)
+        return {"rotation": rotation.id, "queued": job_id}
