@@ -1,0 +1,223 @@
+"""Shared fixtures: one app per session on the chosen backends, clean tables per test.
+
+Backends: SQLite in a temporary file + an embedded Redis by default;
+PostgreSQL and a real Redis when TEST_DATABASE_URL / TEST_REDIS_URL are set
+(CI sets both and, with CI=true, an unreachable server fails the run instead of
+skipping). Tests commit for real (jobs are queued after commit, workers in other
+processes read the rows), so isolation is by emptying every table after a test.
+"""
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from crm import create_app
+from crm.extensions import db
+from crm.redis_conn import get_redis, url_of
+from crm.security.crypto import crypto
+from crm.security.keyring import Keyring, save_keyring
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _require(ok, what):
+    if not ok:
+        message = f"{what} is not reachable"
+        if IN_CI:
+            pytest.exit(f"CI needs {message}", returncode=3)
+        pytest.exit(f"{message}: unset the TEST_* variable or start the server", returncode=3)
+
+
+def _reset_postgres(url):
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    except OperationalError:
+        _require(False, f"PostgreSQL at {url}")
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def backend_urls(tmp_path_factory):
+    """(database url, redis url or '' for embedded) used by this test run."""
+    tmp = tmp_path_factory.mktemp("backends")
+    if TEST_DATABASE_URL:
+        _reset_postgres(TEST_DATABASE_URL)
+        database_url = TEST_DATABASE_URL
+    else:
+        database_url = f"sqlite:///{tmp / 'test.sqlite3'}"
+    if TEST_REDIS_URL:
+        try:
+            redis_lib.Redis.from_url(TEST_REDIS_URL).ping()
+        except redis_lib.RedisError:
+            _require(False, f"Redis at {TEST_REDIS_URL}")
+    return database_url, TEST_REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def instance_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("instance")
+
+
+@pytest.fixture(scope="session")
+def keyring_file(instance_dir):
+    path = instance_dir / "keyring.json"
+    save_keyring(Keyring.generate(), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def app(backend_urls, instance_dir, keyring_file):
+    """The one app of the test session, migrated with Alembic (not create_all)."""
+    database_url, redis_url = backend_urls
+    application = create_app(test_config={
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        "INSTANCE_DIR": str(instance_dir),
+        "MUSTER_KEYRING": "",
+        "MUSTER_KEYRING_FILE": str(keyring_file),
+        "WTF_CSRF_ENABLED": True,
+        "SERVER_NAME": "muster.test",
+    })
+    with application.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        from workers.context import use_app
+
+        use_app(application)
+        yield application
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url(app):
+    """A URL other processes can use for the same Redis database."""
+    return url_of(get_redis(app))
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request, app, keyring_file):
+    """Empty every table, our Redis database, and restore the session keyring."""
+    original_keyring = keyring_file.read_text()
+    yield
+    db.session.remove()
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+    get_redis(app).flushdb()
+    if keyring_file.read_text() != original_keyring:
+        keyring_file.write_text(original_keyring)
+        keyring_file.chmod(0o600)
+    crypto().reload()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def backend(app):
+    """'postgresql' or 'sqlite'."""
+    return db.engine.dialect.name
+
+
+@pytest.fixture
+def subprocess_env(app, backend_urls, redis_url, keyring_file, instance_dir):
+    """Environment for a worker or CLI in another process, on the same backends."""
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": backend_urls[0],
+        "REDIS_URL": redis_url,
+        "MUSTER_KEYRING_FILE": str(keyring_file),
+        "MUSTER_INSTANCE_DIR": str(instance_dir),
+        "MUSTER_ENV": "development",
+        "FLASK_APP": "wsgi",
+        "PYTHONPATH": str(ROOT),
+    })
+    env.pop("MUSTER_KEYRING", None)
+    return env
+
+
+@pytest.fixture
+def run_worker(subprocess_env):
+    """Run ``python -m workers.worker --burst`` in a real process; return its output."""
+
+    def run(*queues, timeout=120):
+        result = subprocess.run(
+            [sys.executable, "-m", "workers.worker", "--burst", *queues],
+            cwd=ROOT, env=subprocess_env, capture_output=True, text=True, timeout=timeout,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout + result.stderr
+
+    return run
+
+
+@pytest.fixture
+def captured_logs():
+    """Every log record of the test, formatted, for leak scans."""
+    records = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            records.append(self.format(record))
+
+    handler = Collect(level=logging.DEBUG)
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield records
+    root.removeHandler(handler)
+    root.setLevel(previous)
+
+
+@pytest.fixture
+def make_contact(app):
+    """Factory: create and commit a contact through the service; returns the Contact."""
+    from crm.services.contacts import ContactData, create_contact
+
+    counter = {"n": 0}
+
+    def make(full_name=None, **fields):
+        counter["n"] += 1
+        data = ContactData(full_name=full_name or f"Test Person {counter['n']}", **fields)
+        result = create_contact(data)
+        db.session.commit()
+        return result.contact
+
+    return make
+
+
+@pytest.fixture
+def make_user(app):
+    """Factory: create and commit a staff account; returns (user, one-time password)."""
+    from crm.services.users import create_user
+
+    def make(login, role="staff", clearance=False):
+        user, password = create_user(login, role, clearance)
+        db.session.commit()
+        return user, password
+
+    return make
