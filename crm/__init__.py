@@ -22,6 +22,7 @@ def create_app(test_config=None, env=None):
     register_config(app, test_config, env)
     register_logging(app)
     register_extensions(app)
+    register_keyring(app)
     register_web(app)
     register_cli(app)
     return app
@@ -50,6 +51,19 @@ def register_extensions(app):
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     redis_conn.init_app(app)
     from . import models  # noqa: F401  (register every table with the metadata)
+
+
+def register_keyring(app):
+    """Production loads the keyring at start: a bad key stops the app, not a request."""
+    if app.config["ENV_NAME"] != "production":
+        return  # development and tests load it on first use (`keys generate` needs none)
+    from .security.crypto import crypto_for
+    from .security.keyring import KeyringError
+
+    try:
+        crypto_for(app)
+    except KeyringError as exc:
+        raise ConfigurationError(f"Muster will not start: {exc}.") from None
 
 
 @event.listens_for(Engine, "connect")
