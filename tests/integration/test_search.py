@@ -1,0 +1,65 @@
+"""The search box finds people by email, any phone format and name words (blind indexes only)."""
+import pytest
+
+from crm.services.search import classify, phone_readings, search
+
+
+@pytest.mark.parametrize("query, kind", [
+    ("a@example.org", "email"), ("+375 29 123-45-67", "phone"), ("8029 123 45 67", "phone"),
+    ("Łukasz", "name"), ("   ", "empty"), ("12", "empty"),
+])
+def test_classify(query, kind):
+    assert classify(query) == kind
+
+
+def test_phone_readings_cover_national_formats():
+    assert "+375291234567" in phone_readings("8029 123-45-67", ("PL", "BY"))
+    assert phone_readings("0048 600 000 000", ("PL",)) == ["+48600000000"]
+
+
+@pytest.mark.parametrize("query", [
+    "+375 29 123-45-67", "+375291234567", "8029 123 45 67", "80291234567", "00375291234567",
+])
+def test_search_by_belarusian_phone_in_any_format(make_contact, query):
+    contact = make_contact("Святлана Тэст", phone="+375 29 123 45 67")
+    make_contact("Other Person", phone="+48 600 000 001")
+    result = search(query)
+    assert result.kind == "phone"
+    assert [c.id for c in result.contacts] == [contact.id]
+
+
+@pytest.mark.parametrize("query", ["+48 600 000 000", "0048 600 000 000", "600-000-000", "600000000"])
+def test_search_by_polish_phone_in_any_format(make_contact, query):
+    contact = make_contact("Łukasz Testowy", phone="600 000 000")
+    assert [c.id for c in search(query).contacts] == [contact.id]
+
+
+def test_search_by_email_ignores_case_and_spaces(make_contact):
+    contact = make_contact("Jonas Testas", email="Jonas.Testas@Example.org")
+    assert [c.id for c in search("  jonas.testas@EXAMPLE.org ").contacts] == [contact.id]
+
+
+@pytest.mark.parametrize("stored, query", [
+    ("Łukasz Kowalski", "lukasz"),
+    ("Аляксандр Ціханоўскі", "Aliaksandr"),
+    ("Sviatlana Tsikhanouskaya", "Ціханоўская"),
+    ("Святлана Ціханоўская", "tsikhanouskaya"),
+    ("Eglė Žukauskienė", "zukauskiene egle"),
+])
+def test_search_by_name_words_across_scripts(make_contact, stored, query):
+    contact = make_contact(stored)
+    make_contact("Unrelated Name")
+    assert contact.id in [c.id for c in search(query).contacts]
+
+
+def test_search_all_name_words_must_match(make_contact):
+    make_contact("Piotr Nowak")
+    target = make_contact("Piotr Zieliński")
+    assert [c.id for c in search("piotr zielinski").contacts] == [target.id]
+
+
+def test_empty_and_absurd_queries_find_nothing(make_contact):
+    make_contact("Someone Here", email="someone@example.org")
+    assert search("").contacts == []
+    assert search("@").contacts == []
+    assert search("x" * 10_000).contacts == []
