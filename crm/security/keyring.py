@@ -142,6 +142,8 @@ class Keyring:
         active = data.get("active")
         if not isinstance(active, int):
             raise KeyringError(f"{source} names no active key")
+        if active not in generations:
+            raise KeyringError(f"{source}: the active key {active} is not in the keyring")
         return cls(generations, active)
 
 

@@ -49,7 +49,9 @@ def fold_latin(word):
     """Case-fold and strip diacritics: ``Łukasz`` -> ``lukasz``."""
     word = word.casefold().translate(_LATIN_SPECIAL)
     decomposed = unicodedata.normalize("NFKD", word)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # Compatibility forms (e.g. mathematical capitals) only become lower-case letters
+    # after NFKD, so fold the case once more.
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
 def _fold_cyrillic(word):
