@@ -45,6 +45,23 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
+    # Staff sessions (server-side, see crm/services/sessions.py).
+    SESSION_IDLE_MINUTES = _env_int("SESSION_IDLE_MINUTES", 30)
+    SESSION_ABSOLUTE_HOURS = _env_int("SESSION_ABSOLUTE_HOURS", 12)
+    # A half-finished sign-in (password accepted, second factor pending) expires sooner.
+    SIGNIN_PENDING_MINUTES = _env_int("SIGNIN_PENDING_MINUTES", 10)
+    # last_seen_at is written at most this often, so each request does not write a row.
+    SESSION_TOUCH_SECONDS = _env_int("SESSION_TOUCH_SECONDS", 60)
+    # Per-account lockout: this many failed passwords or codes in a row lock the account.
+    LOCKOUT_THRESHOLD = _env_int("LOCKOUT_THRESHOLD", 5)
+    LOCKOUT_MINUTES = _env_int("LOCKOUT_MINUTES", 15)
+    PASSWORD_MIN_LENGTH = 12
+    PASSWORD_MIN_SCORE = 3  # zxcvbn score 0..4
+    # Per-IP limits (Flask-Limiter, kept in the app's Redis so they hold across processes).
+    RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute;100 per hour")
+    RATELIMIT_TOTP = os.environ.get("RATELIMIT_TOTP", "10 per minute;100 per hour")
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_KEY_PREFIX = "muster-rl"
 
     @classmethod
     def problems(cls):

@@ -24,6 +24,7 @@ def create_app(test_config=None, env=None):
     register_extensions(app)
     register_keyring(app)
     register_web(app)
+    register_auth(app)
     register_cli(app)
     return app
 
@@ -81,6 +82,12 @@ def register_web(app):
 
     web.init_app(app)
     app.register_blueprint(views.bp)
+
+
+def register_auth(app):
+    from . import auth
+
+    auth.init_app(app)
 
 
 def register_cli(app):

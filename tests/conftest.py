@@ -92,6 +92,9 @@ def app(backend_urls, instance_dir, keyring_file):
         "WTF_CSRF_ENABLED": True,
         "SERVER_NAME": "muster.test",
     })
+    from tests.auth_helpers import FreshContextClient
+
+    application.test_client_class = FreshContextClient
     with application.app_context():
         from flask_migrate import upgrade
 
@@ -219,5 +222,32 @@ def make_user(app):
         user, password = create_user(login, role, clearance)
         db.session.commit()
         return user, password
+
+    return make
+
+
+# Staff sign-in through the real forms (tests/auth_helpers.py).
+@pytest.fixture
+def login_as(app):
+    """``login_as(client, user, password)``: sign in (forced password change and TOTP
+    enrolment included) and return the client."""
+    from tests.auth_helpers import login_as as sign_in
+
+    return sign_in
+
+
+@pytest.fixture
+def signed_in(app, make_user, login_as):
+    """Factory: ``signed_in(role, clearance=False)`` makes a user and returns a signed-in
+    test client; ``client.user`` is the User, ``client.password`` its password."""
+    counter = {"n": 0}
+
+    def make(role="staff", clearance=False, login=None):
+        counter["n"] += 1
+        user, password = make_user(login or f"{role}-{counter['n']}", role=role, clearance=clearance)
+        client = app.test_client()
+        login_as(client, user, password)
+        client.user = user
+        return client
 
     return make

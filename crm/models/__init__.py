@@ -5,12 +5,14 @@ from .followup import FollowUp
 from .maintenance import KeyRotation
 from .meeting import Attendance, Meeting, meeting_host
 from .outbox import Outbox
-from .user import User
+from .session import UserSession
+from .user import RecoveryCode, User
 
 # Models whose rows hold Encrypted values (what rotation and verification walk).
 ENCRYPTED_MODELS = (Contact, FollowUp, User, Meeting, Outbox)
 
 __all__ = [
     "AuditEvent", "Attendance", "Contact", "ContactIndex", "ENCRYPTED_MODELS", "FollowUp",
-    "KeyRotation", "Meeting", "Outbox", "PathChoice", "StageChange", "User", "meeting_host",
+    "KeyRotation", "Meeting", "Outbox", "PathChoice", "RecoveryCode", "StageChange", "User", "UserSession",
+    "meeting_host",
 ]

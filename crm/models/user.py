@@ -1,7 +1,7 @@
-"""Staff accounts."""
+"""Staff accounts and their recovery codes."""
 import uuid
 
-from sqlalchemy import Boolean, DateTime, Integer, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -11,6 +11,14 @@ from .enums import ROLES
 
 
 class User(db.Model):
+    """A staff account; also the Flask-Login user object.
+
+    ``totp_secret`` is set while enrolling and counts as a second factor only
+    once ``totp_enabled_at`` is set (the first code was confirmed).
+    ``totp_last_step`` is the last accepted TOTP time step, so a code is never
+    accepted twice.
+    """
+
     __tablename__ = "user"
     __table_args__ = (one_of("role", ROLES, "role"),)
 
@@ -18,8 +26,11 @@ class User(db.Model):
     login: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_changed_at = mapped_column(DateTime(timezone=True))
     totp_secret_ct = ciphertext_column()
     totp_secret = Encrypted()
+    totp_enabled_at = mapped_column(DateTime(timezone=True))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(String(16), default="staff")
     restricted_clearance: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -32,5 +43,36 @@ class User(db.Model):
         self.id = kwargs.pop("id", None) or uuid.uuid4()
         super().__init__(**kwargs)
 
+    # Flask-Login interface: a loaded User always came through a live server-side session.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self):
+        return bool(self.active)
+
+    def get_id(self):
+        return str(self.id)
+
+    @property
+    def totp_enabled(self):
+        return self.totp_enabled_at is not None
+
     def __repr__(self):
         return f"<User {self.login}>"
+
+
+class RecoveryCode(db.Model):
+    """One single-use recovery code, stored as a SHA-256 digest.
+
+    Codes carry 80 random bits, so a fast digest is enough: a leaked table
+    cannot be brute-forced, unlike a human-chosen password.
+    """
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at = mapped_column(DateTime(timezone=True), default=utcnow)
+    used_at = mapped_column(DateTime(timezone=True))

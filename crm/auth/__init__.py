@@ -1,0 +1,59 @@
+"""Staff sign-in: Flask-Login over server-side sessions, CSRF, per-IP limits."""
+from flask import flash, g, redirect, request, session, url_for
+from flask_login import current_user
+from werkzeug.exceptions import Unauthorized
+
+from ..extensions import csrf, limiter, login_manager
+from ..redis_conn import get_redis, url_of
+from ..security import audit
+from ..services import sessions
+
+
+def limiter_storage_uri(app):
+    """The app's Redis as a Flask-Limiter storage URI (the embedded one by its socket)."""
+    url = app.config["REDIS_URL"] or url_of(get_redis(app))
+    if url.startswith("unix://"):
+        url = "redis+unix://" + url[len("unix://"):]
+    return url
+
+
+def _load_user(user_id):
+    return sessions.resume(user_id, session.get("sid"))
+
+
+def _unauthorized():
+    if request.method == "GET":
+        # The path only: a query string may hold something that must not sit in a URL.
+        return redirect(url_for("auth.login", next=request.path))
+    raise Unauthorized("Sign in first.")
+
+
+def _identify():
+    """Put the signed-in user into the audit context; tell a browser whose session ended."""
+    if request.endpoint == "static":
+        return
+    if current_user.is_authenticated:
+        token = g.pop("audit_token", None)
+        if token is not None:
+            audit.reset_context(token)
+        g.audit_token = audit.set_context(actor_id=current_user.id, request_id=g.get("request_id"),
+                                          ip=request.remote_addr)
+    elif "_user_id" in session:
+        session.clear()
+        flash("Your session has ended. Please sign in again.")
+
+
+def init_app(app):
+    from . import account, views  # noqa: F401  (account adds its routes to views.bp)
+
+    app.config.setdefault("RATELIMIT_STORAGE_URI", limiter_storage_uri(app))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.user_loader(_load_user)
+    login_manager.unauthorized_handler(_unauthorized)
+    login_manager.login_view = "auth.login"
+    # Our server-side session already binds the cookie; Flask-Login's extra check is not needed.
+    login_manager.session_protection = None
+    app.before_request(_identify)
+    app.register_blueprint(views.bp)
