@@ -1,9 +1,11 @@
-"""The front page and the health check."""
-from flask import Blueprint, current_app, jsonify, render_template
+"""The front page, the staff home page and the health check."""
+from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
 from sqlalchemy import text
 
 from ..extensions import db
 from ..redis_conn import get_redis
+from ..security.permissions import current_actor
+from ..services.overview import home_figures
 
 bp = Blueprint("core", __name__)
 
@@ -11,7 +13,16 @@ bp = Blueprint("core", __name__)
 @bp.get("/")
 def index():
     """Landing page: what this is and where to sign in (no data without sign-in)."""
+    if current_actor() is not None:
+        return redirect(url_for("core.home"))
     return render_template("core/index.html")
+
+
+@bp.get("/home")
+def home():
+    """The signed-in start page: who you are and counts of your work (no names)."""
+    user = current_actor()
+    return render_template("core/home.html", figures=home_figures(user))
 
 
 @bp.get("/healthz")

@@ -1,19 +1,17 @@
-"""Request lifecycle: one commit per request, audit context, security headers, errors.
+"""Request lifecycle: one commit per request, audit context, access check, headers, errors.
 
 Views and services only flush; the request commits once at the end (or rolls
 back), and jobs queued during the request go to Redis after that commit.
 """
-import logging
 import secrets
 
-from flask import current_app, g, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from flask import current_app, g, request
 
+from .. import i18n
 from ..extensions import db
-from ..security import audit
+from ..security import audit, route_matrix
 from ..security.crypto import crypto
-
-log = logging.getLogger(__name__)
+from . import errors, navigation
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -61,21 +59,12 @@ def _teardown(exc):
         audit.reset_context(token)
 
 
-def _handle_http_error(error):
-    return render_template("errors/error.html", error=error), error.code
-
-
-def _handle_unexpected(error):
-    # Log the type and request id only: an exception message may quote personal data.
-    log.error("unhandled %s in request %s", error.__class__.__name__, g.get("request_id"))
-    db.session.rollback()
-    return _handle_http_error(InternalServerError())
-
-
 def init_app(app):
+    i18n.init_app(app)
     app.before_request(_begin_request)
+    # Deny by default: every endpoint must be listed in crm/security/route_matrix.py.
+    app.before_request(route_matrix.enforce)
     app.after_request(_finish_request)
     app.teardown_request(_teardown)
-    app.register_error_handler(HTTPException, _handle_http_error)
-    if not app.testing or not app.config.get("PROPAGATE_EXCEPTIONS"):
-        app.register_error_handler(Exception, _handle_unexpected)
+    errors.init_app(app)
+    navigation.init_app(app)

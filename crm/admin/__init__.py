@@ -1,0 +1,1 @@
+"""Admin pages: staff accounts and the audit log (blueprint ``admin``)."""

@@ -1,0 +1,200 @@
+"""Who may do what, and see which rows: the one place that decides.
+
+Three roles grant permissions; a separate flag, the restricted-path clearance,
+decides whether ``reserve_training`` and ``combat_service`` exist for a user at
+all. Without it those path choices, their follow-ups and every contact whose
+only paths are restricted are invisible everywhere: the query helpers below
+filter lists, searches, counts and exports alike, and ``can`` answers the same
+for one loaded object. ``staff`` see only the contacts assigned to them.
+
+Views ask ``can``/``require``/``load_visible``; services take the acting user
+and ask the same functions, so CLI commands and jobs are held to the same rules.
+An object a user may not see is reported as missing (``NotFound`` -> 404), so
+that a guessed id tells nothing about whether it exists.
+"""
+import functools
+import uuid
+
+from sqlalchemy import and_, exists, false, or_, select, true
+from sqlalchemy.orm import aliased
+
+from ..errors import NotFound
+from ..models import Contact, FollowUp, PathChoice, User
+from ..models.enums import RESTRICTED_PATHS, ROLES
+
+CLEARANCE = "paths.restricted"
+
+_STAFF = frozenset({
+    "contacts.view", "contacts.edit", "followups.work", "meetings.view",
+})
+_COORDINATOR = _STAFF | {
+    "contacts.view_all", "contacts.assign", "contacts.create", "contacts.export",
+    "followups.manage", "meetings.manage", "triage.work", "imports.run", "reports.view",
+}
+_ADMIN = _COORDINATOR | {"users.manage", "audit.view", "keys.manage", "jobs.view"}
+
+ROLE_PERMISSIONS = {"staff": _STAFF, "coordinator": _COORDINATOR, "admin": _ADMIN}
+PERMISSIONS = frozenset(_ADMIN | {CLEARANCE})
+assert set(ROLE_PERMISSIONS) == set(ROLES)
+
+
+def is_actor(user):
+    """True for a signed-in, active account with a known role."""
+    if user is None or getattr(user, "is_anonymous", False):
+        return False
+    return bool(getattr(user, "active", False)) and getattr(user, "role", None) in ROLE_PERMISSIONS
+
+
+def has_clearance(user):
+    return is_actor(user) and bool(user.restricted_clearance)
+
+
+def _granted(user, permission):
+    if permission not in PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}")
+    if not is_actor(user):
+        return False
+    if permission == CLEARANCE:
+        return bool(user.restricted_clearance)
+    return permission in ROLE_PERMISSIONS[user.role]
+
+
+def can(user, permission, obj=None):
+    """May ``user`` exercise ``permission`` (on ``obj``, when one is given)?"""
+    if not _granted(user, permission):
+        return False
+    if obj is None:
+        return True
+    return visible(user, obj)
+
+
+def visible(user, obj):
+    """May ``user`` know that ``obj`` exists (a Contact, PathChoice, FollowUp or User)?"""
+    if isinstance(obj, Contact):
+        return _contact_visible(user, obj)
+    if isinstance(obj, PathChoice):
+        return _path_allowed(user, obj.path) and _contact_visible(user, obj.contact)
+    if isinstance(obj, FollowUp):
+        return _path_allowed(user, obj.path) and _contact_visible(user, obj.contact)
+    if isinstance(obj, User):
+        return is_actor(user) and (obj.id == user.id or _granted(user, "users.manage"))
+    raise TypeError(f"no visibility rule for {type(obj).__name__}")
+
+
+def _path_allowed(user, path):
+    return path is None or path not in RESTRICTED_PATHS or has_clearance(user)
+
+
+def _contact_visible(user, contact):
+    if contact is None or not _granted(user, "contacts.view"):
+        return False
+    if not _granted(user, "contacts.view_all") and contact.assignee_id != user.id:
+        return False
+    if has_clearance(user):
+        return True
+    paths = [choice.path for choice in contact.paths]
+    return not paths or any(path not in RESTRICTED_PATHS for path in paths)
+
+
+def visible_paths(user, contact):
+    """The path choices of a (visible) contact that ``user`` may see."""
+    return [choice for choice in contact.paths if _path_allowed(user, choice.path)]
+
+
+# --- query helpers: add the same rules to a SELECT --------------------------------
+
+def contact_clause(user):
+    """A WHERE clause on ``Contact`` keeping the rows ``user`` may see."""
+    if not _granted(user, "contacts.view"):
+        return false()
+    clauses = []
+    if not _granted(user, "contacts.view_all"):
+        clauses.append(Contact.assignee_id == user.id)
+    if not has_clearance(user):
+        choice = aliased(PathChoice)
+        unrestricted = exists().where(choice.contact_id == Contact.id, choice.path.not_in(RESTRICTED_PATHS))
+        any_path = exists().where(choice.contact_id == Contact.id)
+        clauses.append(or_(unrestricted, ~any_path))
+    return and_(true(), *clauses)
+
+
+def _visible_contact_ids(user):
+    return select(Contact.id).where(contact_clause(user))
+
+
+def _path_clause(column, user):
+    if has_clearance(user):
+        return true()
+    return or_(column.is_(None), column.not_in(RESTRICTED_PATHS))
+
+
+def visible_contacts(stmt, user):
+    """``stmt`` (selecting from Contact) narrowed to the contacts ``user`` may see."""
+    return stmt.where(contact_clause(user))
+
+
+def visible_path_choices(stmt, user):
+    """``stmt`` (selecting from PathChoice) narrowed to what ``user`` may see."""
+    return stmt.where(_path_clause(PathChoice.path, user),
+                      PathChoice.contact_id.in_(_visible_contact_ids(user)))
+
+
+def visible_followups(stmt, user):
+    """``stmt`` (selecting from FollowUp) narrowed to what ``user`` may see."""
+    return stmt.where(_path_clause(FollowUp.path, user),
+                      FollowUp.contact_id.in_(_visible_contact_ids(user)))
+
+
+def load_visible(session, model, object_id, user, permission=None):
+    """The ``model`` row with ``object_id`` if ``user`` may see it; else ``NotFound``.
+
+    A malformed id, a missing row and a row hidden from ``user`` all raise the
+    same ``NotFound``, so the answer leaks nothing.
+    """
+    try:
+        key = object_id if isinstance(object_id, uuid.UUID) else uuid.UUID(str(object_id))
+    except (TypeError, ValueError, AttributeError):
+        raise NotFound("not found") from None
+    obj = session.get(model, key)
+    if obj is None or not visible(user, obj) or (permission and not _granted(user, permission)):
+        raise NotFound("not found")
+    return obj
+
+
+# --- web side ---------------------------------------------------------------------
+
+def current_actor():
+    """The signed-in, active user of this request, or None."""
+    try:
+        from flask_login import current_user
+    except ImportError:  # pragma: no cover - flask-login is a pinned dependency
+        return None
+    try:
+        user = current_user._get_current_object()
+    except (AttributeError, RuntimeError):
+        # No login manager bound yet, or no request: nobody is signed in.
+        return None
+    return user if is_actor(user) else None
+
+
+def require(permission):
+    """View decorator: anonymous -> sign-in, signed in without ``permission`` -> 403."""
+    if permission not in PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}")
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            from .route_matrix import deny
+
+            user = current_actor()
+            if user is None:
+                return deny(signed_in=False)
+            if not can(user, permission):
+                return deny(signed_in=True)
+            return view(*args, **kwargs)
+
+        wrapped.required_permission = permission
+        return wrapped
+
+    return decorate

@@ -1,0 +1,87 @@
+"""Every endpoint and what it takes to reach it: deny by default.
+
+``ROUTE_PERMISSIONS`` maps each endpoint to ``"public"`` (anyone),
+``"signed_in"`` (any active, fully signed-in account) or a permission from
+``crm.security.permissions``. A before-request hook (``enforce``) consults it on
+every request; an endpoint missing here answers 403 whoever asks, and
+``tests/integration/test_route_matrix.py`` fails while any route lacks an entry.
+Object-level rules (which contact, which follow-up) stay with the views and
+services, through ``permissions.load_visible`` and the query helpers.
+"""
+import logging
+
+from flask import abort, current_app, request
+
+from .permissions import PERMISSIONS, can, current_actor
+
+log = logging.getLogger(__name__)
+
+PUBLIC = "public"
+SIGNED_IN = "signed_in"
+
+ROUTE_PERMISSIONS = {
+    "static": PUBLIC,
+    # core
+    "core.index": PUBLIC,
+    "core.healthz": PUBLIC,
+    "core.home": SIGNED_IN,
+    # auth: the sign-in steps run before a session is fully signed in (they check its stage)
+    "auth.login": PUBLIC,
+    "auth.set_password": PUBLIC,
+    "auth.totp": PUBLIC,
+    "auth.enrol_totp": PUBLIC,
+    "auth.logout": PUBLIC,
+    "auth.account": SIGNED_IN,
+    "auth.change_password": SIGNED_IN,
+    "auth.recovery_codes": SIGNED_IN,
+    "auth.logout_everywhere": SIGNED_IN,
+    # admin
+    "admin.users": "users.manage",
+    "admin.user_new": "users.manage",
+    "admin.user_detail": "users.manage",
+    "admin.user_access": "users.manage",
+    "admin.user_disable": "users.manage",
+    "admin.user_enable": "users.manage",
+    "admin.user_unlock": "users.manage",
+    "admin.user_reset_totp": "users.manage",
+    "admin.user_end_sessions": "users.manage",
+    "admin.audit": "audit.view",
+}
+
+_VALID = PERMISSIONS | {PUBLIC, SIGNED_IN}
+_unknown = {e: p for e, p in ROUTE_PERMISSIONS.items() if p not in _VALID}
+assert not _unknown, f"unknown permissions in the route matrix: {_unknown}"
+
+
+def requirement(endpoint):
+    """What ``endpoint`` needs, or None when the matrix does not list it."""
+    return ROUTE_PERMISSIONS.get(endpoint)
+
+
+def deny(signed_in):
+    """Answer a refused request: anonymous users go to sign-in, others get 403."""
+    if not signed_in:
+        manager = getattr(current_app, "login_manager", None)
+        if manager is not None and manager.login_view and request.method == "GET":
+            return manager.unauthorized()
+        abort(401)
+    abort(403)
+
+
+def enforce():
+    """Before-request hook: refuse the request unless the matrix allows this user."""
+    endpoint = request.endpoint
+    if endpoint is None:
+        return None  # routing failed; the 404/405 answer follows
+    needed = requirement(endpoint)
+    if needed is None:
+        log.warning("refused %s: endpoint missing from the route matrix", endpoint)
+        abort(403)
+    if needed == PUBLIC:
+        return None
+    user = current_actor()
+    if user is None:
+        return deny(signed_in=False)
+    if needed != SIGNED_IN and not can(user, needed):
+        return deny(signed_in=True)
+    return None
