@@ -78,10 +78,12 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 
 def register_web(app):
+    from .admin import views as admin_views
     from .core import views, web
 
     web.init_app(app)
     app.register_blueprint(views.bp)
+    app.register_blueprint(admin_views.bp)
 
 
 def register_auth(app):
