@@ -4,15 +4,18 @@ from .contact import Contact, ContactIndex, PathChoice, StageChange
 from .followup import FollowUp
 from .maintenance import KeyRotation
 from .meeting import Attendance, Meeting, meeting_host
+from .note import ContactNote
 from .outbox import Outbox
 from .session import UserSession
+from .triage import ContactTriage
 from .user import RecoveryCode, User
 
 # Models whose rows hold Encrypted values (what rotation and verification walk).
-ENCRYPTED_MODELS = (Contact, FollowUp, User, Meeting, Outbox)
+ENCRYPTED_MODELS = (Contact, FollowUp, User, Meeting, Outbox, ContactNote)
 
 __all__ = [
-    "AuditEvent", "Attendance", "Contact", "ContactIndex", "ENCRYPTED_MODELS", "FollowUp",
+    "AuditEvent", "Attendance", "Contact", "ContactIndex", "ContactNote", "ContactTriage", "ENCRYPTED_MODELS",
+    "FollowUp",
     "KeyRotation", "Meeting", "Outbox", "PathChoice", "RecoveryCode", "StageChange", "User", "UserSession",
     "meeting_host",
 ]

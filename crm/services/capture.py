@@ -19,9 +19,9 @@ from ..models import Attendance, Contact
 from ..models.base import utcnow
 from ..models.enums import PATHS, RESTRICTED_PATHS
 from ..security import audit, normalize, permissions
+from . import contact_notes
 from . import contacts as contact_service
 from .contacts import ContactData, ValidationError
-from .meetings import wall_clock
 
 NOTE_MAX = 1000
 REACH_FIELDS = ("phone", "email", "messenger")
@@ -114,17 +114,12 @@ def capture(meeting, data, user, consent_version, attach_to=None, create_anyway=
             audit.record("capture.candidates_view", "meeting", meeting.id,
                          contacts=[str(c.contact.id) for c in candidates])
             return CaptureResult(candidates=candidates)
-    contact_data = ContactData(**{**contact_data.__dict__, "notes": _dated(meeting, note),
-                                  "consent_version": consent})
+    contact_data = ContactData(**{**contact_data.__dict__, "consent_version": consent})
     created = contact_service.create_contact(contact_data, actor_id=user.id, check_duplicates=False)
+    if note:
+        contact_notes.add_note(created.contact, note, user, meeting=meeting)
     _add_attendance(meeting, created.contact, user, attached=False)
     return CaptureResult(created.contact)
-
-
-def _dated(meeting, note):
-    if not note:
-        return None
-    return f"[{wall_clock(meeting.starts_at):%Y-%m-%d} {meeting.city}] {note}"
 
 
 def _attach(meeting, contact, contact_data, note, consent, user):
@@ -135,9 +130,7 @@ def _attach(meeting, contact, contact_data, note, consent, user):
             setattr(contact, name, value)
             filled.append(name)
     if note:
-        dated = _dated(meeting, note)
-        contact.notes = f"{contact.notes}\n\n{dated}" if contact.notes else dated
-        filled.append("notes")
+        contact_notes.add_note(contact, note, user, meeting=meeting)
     if consent and contact.consent_version != consent:
         contact.consent_version, contact.consent_at = consent, utcnow()
         filled.append("consent")

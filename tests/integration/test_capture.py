@@ -7,6 +7,7 @@ from crm.errors import NotFound, ServiceError
 from crm.extensions import db
 from crm.models import Attendance, AuditEvent, Contact
 from crm.services.capture import CaptureData, allowed_paths, capture
+from crm.services.contact_notes import notes_of
 from crm.services.contacts import ValidationError
 from crm.services.meetings import MeetingData, create_meeting
 from crm.services.search import search
@@ -36,7 +37,9 @@ def test_new_person_is_saved_with_attendance_consent_and_e164_phone(coordinator,
     assert contact is not None and not result.attached and result.candidates == []
     assert contact.phone == "+375291234567"
     assert contact.consent_version == "2026-01" and contact.consent_at is not None
-    assert "drives a van" in contact.notes
+    notes = notes_of(contact)
+    assert [(n.body, author, m.id) for n, author, m in notes] == [("drives a van", "coord", meeting.id)]
+    assert contact.notes is None
     assert [p.path for p in contact.paths] == ["volunteering"]
     assert db.session.query(Attendance).filter_by(meeting_id=meeting.id, contact_id=contact.id).count() == 1
     # Stored in E.164, the number is found in any format through the blind index.
@@ -73,7 +76,7 @@ def test_duplicate_warning_then_attach_to_existing(coordinator, meeting_in, make
     assert sorted(p.path for p in contact.paths) == ["joint_projects", "volunteering"]
     assert contact.email == "lk@example.org"  # a blank field is filled
     assert contact.phone == "+48 600 200 300"  # a known field is never overwritten
-    assert "met again" in contact.notes
+    assert [n.body for n, _, _ in notes_of(contact)] == ["met again"]
     assert db.session.query(Attendance).filter_by(contact_id=existing.id).count() == 1
     event = db.session.query(AuditEvent).filter_by(action="attendance.create", target_id=str(existing.id)).one()
     assert event.details["attached"] is True

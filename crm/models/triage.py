@@ -1,0 +1,31 @@
+"""Where a contact stands in the triage queue beyond its status: snoozed, or why not a fit."""
+import uuid
+
+from sqlalchemy import DateTime, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .base import one_of, utcnow
+from .contact import Contact
+
+NOT_A_FIT_REASONS = ("duplicate", "unreachable", "not_interested", "unsuitable", "suspicious", "other")
+
+
+class ContactTriage(db.Model):
+    """At most one row per contact; absent means "never snoozed, no verdict"."""
+
+    __tablename__ = "contact_triage"
+    __table_args__ = (one_of("not_a_fit_reason", NOT_A_FIT_REASONS, "not_a_fit_reason"),)
+
+    contact_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True
+    )
+    snoozed_until = mapped_column(DateTime(timezone=True), index=True)
+    not_a_fit_reason: Mapped[str | None] = mapped_column(String(24))
+    updated_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    updated_at = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+# The triage queue reads "status = new, unassigned, oldest first"; one index serves it.
+# Declared here rather than in contact.py, to keep the contact model's module untouched.
+Index("ix_contact_queue", Contact.status, Contact.assignee_id, Contact.created_at)
