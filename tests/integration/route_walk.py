@@ -21,6 +21,15 @@ class Persona:
     clearance: bool = False
     targets: str = "own"  # whose objects the URLs name: own | other | restricted
 
+    @property
+    def sees_targets(self):
+        """The rule, stated apart from the code under test: may this persona see the objects?"""
+        if self.targets == "other":
+            return self.role in ("coordinator", "admin")
+        if self.targets == "restricted":
+            return self.clearance
+        return self.role is not None
+
 
 PERSONAS = [
     Persona("anonymous", None),
