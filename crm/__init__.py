@@ -84,6 +84,16 @@ def register_web(app):
     web.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(admin_views.bp)
+    register_workspace(app)
+
+
+def register_workspace(app):
+    from .contacts import views as contact_views
+    from .meetings import views as meeting_views
+    from .triage import views as triage_views
+
+    for module in (meeting_views, contact_views, triage_views):
+        app.register_blueprint(module.bp)
 
 
 def register_auth(app):

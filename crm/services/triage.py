@@ -142,8 +142,14 @@ def queue_page(filters, user, page=1, per_page=PAGE_SIZE):
         base.order_by(*order).offset((page - 1) * per_page).limit(per_page)
         .options(selectinload(Contact.paths))
     ))
+    rows = _rows(contacts, user)
+    return QueuePage(rows, page, pages, total, filters)
+
+
+def _rows(contacts, user):
+    """QueueRows for ``contacts``: their visible paths, meetings and triage state, in few queries."""
     ids = [c.id for c in contacts]
-    meetings = {}
+    meetings, triage = {}, {}
     if ids:
         for contact_id, meeting in db.session.execute(
             select(Attendance.contact_id, Meeting).join(Meeting, Meeting.id == Attendance.meeting_id)
@@ -153,11 +159,13 @@ def queue_page(filters, user, page=1, per_page=PAGE_SIZE):
         triage = {t.contact_id: t for t in db.session.scalars(
             select(ContactTriage).where(ContactTriage.contact_id.in_(ids)))}
         audit.record("triage.view", None, None, contacts=[str(i) for i in ids])
-    else:
-        triage = {}
-    rows = [QueueRow(c, permissions.visible_paths(user, c), meetings.get(c.id, []), triage.get(c.id))
+    return [QueueRow(c, permissions.visible_paths(user, c), meetings.get(c.id, []), triage.get(c.id))
             for c in contacts]
-    return QueuePage(rows, page, pages, total, filters)
+
+
+def row_for(contact, user):
+    """The queue row of one (visible) contact, as it is now."""
+    return _rows([contact], user)[0]
 
 
 def staff_choices():

@@ -1,0 +1,1 @@
+"""Contact pages: search, the contact page, editing details and stages, notes."""

@@ -1,0 +1,50 @@
+"""Forms of the contact pages, and the helper that puts service errors next to fields."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import Optional
+
+from ..models.enums import STAGES
+from ..services.contact_edit import LOCALES
+
+
+def attach_errors(form, errors, fallback):
+    """Show each service error next to its field (``fallback`` when the form has no such field)."""
+    for name, message in errors.items():
+        field = getattr(form, name, None) or getattr(form, fallback)
+        field.errors = list(field.errors or []) + [message]
+
+
+class SearchForm(FlaskForm):
+    """The one search box; POSTed so that what was typed never sits in a URL or a log."""
+
+    q = StringField(_l("Email, phone or name"))
+
+
+class ContactEditForm(FlaskForm):
+    """Every editable detail, plus what the user saw (version and field fingerprints)."""
+
+    full_name = StringField(_l("Full name"))
+    email = StringField(_l("Email"))
+    phone = StringField(_l("Phone"))
+    messenger = StringField(_l("Messenger handle (Telegram, Signal)"))
+    city = StringField(_l("City of residence"))
+    country = StringField(_l("Country of residence"))
+    languages = StringField(_l("Languages"))
+    skills = TextAreaField(_l("Skills"))
+    notes = TextAreaField(_l("Notes"))
+    preferred_locale = SelectField(_l("Preferred language"), choices=[("", "—")] + [(c, c) for c in LOCALES],
+                                   validators=[Optional()])
+    version_id = IntegerField(widget=HiddenField.widget)
+    seen = HiddenField()
+
+
+class StageForm(FlaskForm):
+    """Move one path of the contact to a stage."""
+
+    path = HiddenField()
+    stage = SelectField(_l("Stage"), choices=[(s, s) for s in STAGES])
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField(_l("Add a note"))

@@ -1,0 +1,31 @@
+"""Human labels for the closed vocabularies, translated; templates get them as ``labels``."""
+from flask_babel import lazy_gettext as _l
+
+PATHS = {
+    "joint_projects": _l("Joint projects"),
+    "volunteering": _l("Volunteering"),
+    "reserve_training": _l("Reserve training"),
+    "combat_service": _l("Combat service"),
+}
+STAGES = {
+    "interested": _l("Interested"), "contacted": _l("Contacted"), "screening": _l("Screening"),
+    "active": _l("Active"), "declined": _l("Declined"), "withdrawn": _l("Withdrawn"),
+}
+STATUSES = {"new": _l("New"), "triaged": _l("Triaged"), "not_a_fit": _l("Not a fit"), "archived": _l("Archived")}
+SOURCES = {"meeting": _l("Met at a meeting"), "self": _l("Self-registered"), "import": _l("Imported")}
+REASONS = {
+    "duplicate": _l("Duplicate"), "unreachable": _l("Unreachable"), "not_interested": _l("Not interested"),
+    "unsuitable": _l("Unsuitable"), "suspicious": _l("Suspicious"), "other": _l("Other"),
+}
+FIELDS = {
+    "full_name": _l("Full name"), "email": _l("Email"), "phone": _l("Phone"),
+    "messenger": _l("Messenger handle"), "city": _l("City of residence"),
+    "country": _l("Country of residence"), "notes": _l("Notes"), "skills": _l("Skills"),
+    "languages": _l("Languages"), "preferred_locale": _l("Preferred language"),
+}
+
+
+def labels():
+    """The context processor: ``labels.paths[key]`` and so on in every template."""
+    return {"labels": {"paths": PATHS, "stages": STAGES, "statuses": STATUSES, "sources": SOURCES,
+                       "reasons": REASONS, "fields": FIELDS}}

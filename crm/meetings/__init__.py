@@ -1,0 +1,1 @@
+"""Meeting pages: list, create, edit, the meeting page with quick capture."""

@@ -1,0 +1,1 @@
+"""The triage queue of new, unassigned contacts, with per-row and bulk actions."""
