@@ -57,9 +57,9 @@ crm_group = AppGroup("crm", help="Muster operator commands.")
 
 
 def _register():
-    from . import audit, demo, keys, users
+    from . import audit, bootstrap, demo, keys, users
 
-    for module in (audit, demo, keys, users):
+    for module in (audit, bootstrap, demo, keys, users):
         crm_group.add_command(module.group)
 
 
