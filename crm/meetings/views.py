@@ -147,7 +147,12 @@ def capture(meeting_id):
             return redirect(url_for("meetings.detail", meeting_id=meeting.id) + "#capture")
         form = _capture_form(user)
     if _htmx():
-        return render_template("meetings/_capture.html", meeting=meeting, form=form, candidates=candidates,
-                               saved=saved, attached=bool(result and result.attached),
-                               count=meeting_service.visible_count(meeting, user))
+        panel = render_template("meetings/_capture.html", meeting=meeting, form=form, candidates=candidates,
+                                saved=saved, attached=bool(result and result.attached),
+                                count=meeting_service.visible_count(meeting, user))
+        if saved is None:
+            return panel
+        # The list of people met here follows, swapped out of band by htmx.
+        return panel + render_template("meetings/_attendees.html", meeting=meeting, oob=True,
+                                       summary=meeting_service.summarize(meeting, user))
     return _detail_page(meeting, user, form, candidates, status=400 if form.errors else 200)

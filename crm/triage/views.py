@@ -98,7 +98,10 @@ def index():
     args.pop("page", None)
     form, queue = _queue(args, page_number)
     query = urlencode(list(args.items(multi=True)))
+    defaults = {"status": "new", "assignee": "unassigned", "sort": "oldest"}
+    filtered = any(value and defaults.get(key) != value for key, value in args.items())
     return render_template("triage/index.html", form=form, queue=queue, query=query, pager_args=dict(args),
+                           filtered=filtered,
                            actions=_action_form(query, queue.page if queue else 1),
                            can_assign=can(current_actor(), "contacts.assign")), 200 if queue else 400
 

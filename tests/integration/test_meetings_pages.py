@@ -110,6 +110,8 @@ def test_capture_with_htmx_returns_a_fresh_panel_and_the_running_count(signed_in
         assert f"Saved {name}." in body
         assert re.search(rf"{n} (person|people) recorded here", body)
         assert 'name="full_name" type="text" value=""' in body and "autofocus" in body
+        assert '<section id="attendees" class="card" aria-labelledby="met-title" hx-swap-oob="true">' in body
+        assert name in body.split('id="attendees"')[1]
 
 
 def test_capture_duplicate_then_attach_over_http(signed_in, meeting, make_contact):

@@ -5,7 +5,8 @@
   // Triage: a "select all on this page" box, shown only when it can work.
   function wireSelectAll(root) {
     root.querySelectorAll("input.select-all").forEach(function (box) {
-      box.hidden = false;
+      var label = box.closest("label");
+      if (label) { label.hidden = false; }
       box.addEventListener("change", function () {
         document.querySelectorAll('input[name="contact_ids"][form="bulk-form"]').forEach(function (row) {
           row.checked = box.checked;
