@@ -75,20 +75,35 @@ class Contact(db.Model):
 
     def reindex(self, spec, value, key_id=None):
         """Replace this contact's index rows for ``spec`` with those of ``value``."""
-        indexer = crypto().indexer
-        key_id = indexer.keyring.active_id if key_id is None else key_id
-        kept = [e for e in self.index_entries if e.field != spec.name]
-        fresh = [
-            ContactIndex(field=spec.name, key_id=key_id, token=token)
-            for token in sorted(indexer.tokens(spec, value, key_id))
-        ] if value else []
-        self.index_entries = kept + fresh
+        # In place rather than a new list: a new contact then costs no collection diff,
+        # and loads nothing (a transient or pending object has no rows to load).
+        entries = self.index_entries
+        for entry in [e for e in entries if e.field == spec.name]:
+            entries.remove(entry)
+        entries.extend(ContactIndex(**row) for row in index_rows(None, spec, value, key_id))
 
     def path(self, name):
         return next((p for p in self.paths if p.path == name), None)
 
     def __repr__(self):
         return f"<Contact {self.id}>"
+
+
+def index_rows(contact_id, spec, value, key_id=None):
+    """The ContactIndex rows (as dicts) of one value: one per distinct token.
+
+    ``Contact.reindex`` builds its ORM rows from these; bulk inserts use them as is.
+    """
+    if not value:
+        return []
+    indexer = crypto().indexer
+    key_id = indexer.keyring.active_id if key_id is None else key_id
+    rows = [{"field": spec.name, "key_id": key_id, "token": token}
+            for token in sorted(indexer.tokens(spec, value, key_id))]
+    if contact_id is not None:
+        for row in rows:
+            row["contact_id"] = contact_id
+    return rows
 
 
 class ContactIndex(db.Model):

@@ -31,16 +31,19 @@ class FieldCipher:
 
     def __init__(self, keyring):
         self.keyring = keyring
-        self._aeads = {}
+        # (key_id, table, column) -> (AESGCM, associated-data prefix); headers by key id.
+        self._columns = {}
+        self._headers = {}
 
-    def _aead(self, key_id, table, column):
+    def _column(self, key_id, table, column):
         cache_key = (key_id, table, column)
-        aead = self._aeads.get(cache_key)
-        if aead is None:
+        entry = self._columns.get(cache_key)
+        if entry is None:
             root = self.keyring.get(key_id).enc_root
             aead = AESGCM(derive_key(root, f"muster:enc:v{VERSION}:{table}:{column}"))
-            self._aeads[cache_key] = aead
-        return aead
+            entry = (aead, f"muster:v{VERSION}:{table}:{column}:")
+            self._columns[cache_key] = entry
+        return entry
 
     @staticmethod
     def associated_data(table, column, row_id):
@@ -51,11 +54,14 @@ class FieldCipher:
         if row_id is None:
             raise ValueError(f"{table}.{column}: a row id is needed before encrypting")
         key_id = self.keyring.active_id
+        aead, ad_prefix = self._column(key_id, table, column)
+        header = self._headers.get(key_id)
+        if header is None:
+            header = self._headers[key_id] = HEADER.pack(VERSION, key_id)
         nonce = os.urandom(NONCE_BYTES)
-        body = self._aead(key_id, table, column).encrypt(
-            nonce, plaintext.encode("utf-8"), self.associated_data(table, column, row_id)
-        )
-        return HEADER.pack(VERSION, key_id) + nonce + body
+        # Same bytes as associated_data(): the prefix is only computed once per column.
+        body = aead.encrypt(nonce, plaintext.encode("utf-8"), f"{ad_prefix}{row_id}".encode())
+        return header + nonce + body
 
     def decrypt(self, table, column, row_id, blob):
         """Decrypt one cell; raise DecryptionError with a reason that holds no data."""
@@ -66,13 +72,12 @@ class FieldCipher:
         if version != VERSION:
             raise DecryptionError(f"{table}.{column}: unknown format version {version}")
         try:
-            aead = self._aead(key_id, table, column)
+            aead, ad_prefix = self._column(key_id, table, column)
         except KeyringError:
             raise DecryptionError(f"{table}.{column}: key id {key_id} is not in the keyring") from None
         nonce = blob[HEADER.size:HEADER.size + NONCE_BYTES]
         try:
-            plain = aead.decrypt(nonce, blob[HEADER.size + NONCE_BYTES:],
-                                 self.associated_data(table, column, row_id))
+            plain = aead.decrypt(nonce, blob[HEADER.size + NONCE_BYTES:], f"{ad_prefix}{row_id}".encode())
         except InvalidTag:
             raise DecryptionError(
                 f"{table}.{column}: authentication failed (tampered, moved or wrong key)"

@@ -71,4 +71,7 @@ def crypto_for(app):
 
 def crypto():
     """The current app's Crypto object."""
-    return crypto_for(current_app)
+    # Resolve the proxy once: this runs for every encrypted value read or written.
+    app = current_app._get_current_object()
+    loaded = app.extensions.get(EXTENSION_KEY)
+    return loaded if loaded is not None else crypto_for(app)

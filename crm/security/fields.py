@@ -41,13 +41,15 @@ class Encrypted:
     """Descriptor mapping a plain-text attribute onto its ``<name>_ct`` column.
 
     ``index`` names a blind index spec; on write the model's ``reindex(spec, value)``
-    is called so the index rows always follow the value.
+    is called so the index rows always follow the value. ``seal`` gives the same
+    ciphertext for a row built without an instance (bulk inserts).
     """
 
     def __init__(self, index=None):
         self.index = index
 
     def __set_name__(self, owner, name):
+        self.owner = owner
         self.name = name
         self.column_attr = f"{name}_ct"
 
@@ -72,11 +74,22 @@ class Encrypted:
         cache[self.name] = (blob, plain)
         return plain
 
-    def __set__(self, obj, value):
+    def clean(self, value):
+        """The value as stored: text, trimmed, empty meaning None."""
         if value is not None and not isinstance(value, str):
             raise TypeError(f"{self.name} takes text, not {type(value).__name__}")
         if value is not None:
             value = value.strip() or None
+        return value
+
+    def seal(self, row_id, value):
+        """Ciphertext of an already ``clean`` value for this column of row ``row_id``."""
+        if value is None:
+            return None
+        return crypto().cipher.encrypt(self.owner.__tablename__, self.name, row_id, value)
+
+    def __set__(self, obj, value):
+        value = self.clean(value)
         if obj.id is None:
             obj.id = uuid.uuid4()
         blob = None if value is None else crypto().cipher.encrypt(self._table(obj), self.name, obj.id, value)

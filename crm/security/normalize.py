@@ -7,6 +7,8 @@ its Latin transliterations (Belarusian, Russian and Ukrainian passport-style
 rules), so ``Аляксандр`` and ``Aliaksandr`` share an index token. The rules and
 their limits are documented in docs/decisions/0004-name-transliteration.md.
 """
+import contextlib
+import contextvars
 import re
 import unicodedata
 
@@ -107,10 +109,44 @@ def name_tokens(full_name):
     return tokens
 
 
+_MEMO = contextvars.ContextVar("muster_normalize_memo", default=None)
+
+
+@contextlib.contextmanager
+def remembered():
+    """Inside the block each email and phone is parsed once (validation, lookups, indexes).
+
+    The memo holds personal data, so it lives in a context variable for the block
+    only: never shared between threads or requests, and dropped on exit.
+    """
+    if _MEMO.get() is not None:
+        yield
+        return
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def _once(func, *args):
+    memo = _MEMO.get()
+    if memo is None:
+        return func(*args)
+    key = (func, *args)
+    if key not in memo:
+        memo[key] = func(*args)
+    return memo[key]
+
+
 def normalize_email(raw):
     """Canonical email for indexing and comparison, or None if it is not an email."""
     if not raw:
         return None
+    return _once(_normalize_email, raw)
+
+
+def _normalize_email(raw):
     try:
         result = validate_email(raw.strip(), check_deliverability=False)
     except EmailNotValidError:
@@ -123,6 +159,10 @@ def normalize_phone(raw, region="PL"):
     """E.164 form of a phone number, or None if it cannot be a valid number."""
     if not raw:
         return None
+    return _once(_normalize_phone, raw, region)
+
+
+def _normalize_phone(raw, region):
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:

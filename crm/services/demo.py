@@ -9,8 +9,9 @@ from datetime import timedelta
 from ..extensions import db
 from ..models import Attendance, Meeting
 from ..models.base import utcnow
+from ..models.bulk import insert_rows
 from ..models.enums import PATHS
-from .contacts import ContactData, build_contact
+from .contacts import ContactData, create_contacts_bulk
 
 CITIES = [
     ("Warszawa", "PL"), ("Wrocław", "PL"), ("Kraków", "PL"), ("Białystok", "PL"),
@@ -46,7 +47,8 @@ def fake_person(rng, serial):
     given, family = rng.choice(pool[0]), rng.choice(pool[1])
     country = rng.choice(["PL", "PL", "BY", "LT"])
     code, prefixes, digits = PHONE_PREFIXES[country]
-    local = f"{serial % 10 ** digits:0{digits}d}"
+    # A leading zero makes some numbers invalid (+375 29 0…); keep the first digit 1-9.
+    local = str(10 ** (digits - 1) + serial % (9 * 10 ** (digits - 1)))
     city, city_country = rng.choice(CITIES)
     paths = tuple(rng.sample(PATHS, rng.choice([1, 1, 1, 2])))
     return ContactData(
@@ -74,19 +76,22 @@ def create_meetings(rng, count=6):
 
 
 def seed_contacts(count, rng=None, meetings=None, batch=1000, on_batch=None, start_serial=0):
-    """Create ``count`` synthetic contacts in batches; ``on_batch(done)`` after each flush."""
+    """Create ``count`` synthetic contacts in batches; ``on_batch(done)`` after each flush.
+
+    Goes through ``create_contacts_bulk`` (the same encryption and indexes as a
+    contact created one by one, without an ORM object per row).
+    """
     rng = rng or random.Random(20261125)
     meeting_ids = [m.id for m in meetings or []]
     done = 0
     while done < count:
         size = min(batch, count - done)
-        contacts = [build_contact(fake_person(rng, start_serial + done + i)) for i in range(size)]
-        db.session.add_all(contacts)
-        db.session.flush()
+        ids = create_contacts_bulk([fake_person(rng, start_serial + done + i) for i in range(size)])
         if meeting_ids:
-            db.session.add_all(Attendance(meeting_id=rng.choice(meeting_ids), contact_id=c.id)
-                               for c in contacts)
-            db.session.flush()
+            now = utcnow()
+            insert_rows(db.session, Attendance.__table__,
+                        [{"meeting_id": rng.choice(meeting_ids), "contact_id": contact_id, "created_at": now}
+                         for contact_id in ids])
         done += size
         if on_batch:
             on_batch(done)

@@ -5,6 +5,8 @@ matches plus a few collisions); each candidate is decrypted and its normalised
 value compared with the query's. No plaintext column exists, and nothing
 decrypts the whole table.
 """
+from datetime import UTC, datetime
+
 from sqlalchemy import and_, or_, select
 
 from ..extensions import db
@@ -12,6 +14,14 @@ from ..models import Contact, ContactIndex
 from ..security import blind_index, normalize
 from ..security.crypto import crypto
 from ..security.fields import UNREADABLE
+
+
+def created_order(contact):
+    """Sort key by creation time: SQLite hands back naive UTC, new objects hold aware times."""
+    at = contact.created_at
+    if at is None:
+        return datetime.max.replace(tzinfo=UTC)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def candidate_ids(spec, raw, limit=500):
@@ -55,7 +65,7 @@ def find(spec, raw):
                  "name_word": "full_name"}[spec.name]
     found = [c for c in _load(candidate_ids(spec, raw))
              if _matches(spec, getattr(c, attribute), wanted, indexer)]
-    return sorted(found, key=lambda c: c.created_at)
+    return sorted(found, key=created_order)
 
 
 def find_by_email(raw):
@@ -86,4 +96,4 @@ def find_by_name(full_name):
         matches = ids if matches is None else matches & ids
         if not matches:
             return []
-    return sorted(_load(matches), key=lambda c: c.created_at)
+    return sorted(_load(matches), key=created_order)

