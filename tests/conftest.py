@@ -226,6 +226,88 @@ def make_user(app):
     return make
 
 
+FLASK = str(Path(sys.executable).parent / "flask")
+
+
+@pytest.fixture
+def flask_cli(subprocess_env):
+    """Run the real ``flask crm ...`` CLI in another process; returns CompletedProcess.
+
+    ``env`` overrides (a value of None removes the variable) let a test break one setting.
+    """
+
+    def run(*args, env=None, timeout=120):
+        full_env = dict(subprocess_env)
+        for name, value in (env or {}).items():
+            if value is None:
+                full_env.pop(name, None)
+            else:
+                full_env[name] = value
+        return subprocess.run([FLASK, "crm", *args], cwd=ROOT, env=full_env,
+                              capture_output=True, text=True, timeout=timeout)
+
+    return run
+
+
+@pytest.fixture
+def start_worker(subprocess_env):
+    """Start ``python -m workers.worker`` (not burst) in its own process group.
+
+    Returns a function taking env overrides; the fixture kills what is still running.
+    Its output goes to a file (``proc.output_path``) so a chatty worker never blocks.
+    """
+    import tempfile
+
+    started = []
+
+    def start(*queues, env=None):
+        full_env = dict(subprocess_env, **(env or {}))
+        output = tempfile.NamedTemporaryFile(prefix="worker-", suffix=".log", delete=False)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "workers.worker", *queues], cwd=ROOT, env=full_env,
+            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        proc.output_path = Path(output.name)
+        output.close()
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        kill_tree(proc.pid)
+        proc.wait(timeout=30)
+        proc.output_path.unlink(missing_ok=True)
+
+
+def _children(pid):
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def kill_tree(pid):
+    """SIGKILL a process and all its descendants (RQ's work-horse runs in its own session)."""
+    import signal
+
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        todo.extend(_children(current))
+    for target in reversed(pids):
+        try:
+            os.kill(target, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 # Staff sign-in through the real forms (tests/auth_helpers.py).
 @pytest.fixture
 def login_as(app):
