@@ -60,6 +60,8 @@ class Config:
     # Per-IP limits (Flask-Limiter, kept in the app's Redis so they hold across processes).
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute;100 per hour")
     RATELIMIT_TOTP = os.environ.get("RATELIMIT_TOTP", "10 per minute;100 per hour")
+    # A moving window: no double burst across a window boundary.
+    RATELIMIT_STRATEGY = "moving-window"
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_KEY_PREFIX = "muster-rl"
 

@@ -1,8 +1,11 @@
 """Signing in through the real forms, for tests (used by the fixtures in conftest.py)."""
 import re
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pyotp
+import pytest
+from flask import has_app_context
 from flask.testing import FlaskClient
 
 from crm.extensions import db
@@ -21,13 +24,16 @@ class FreshContextClient(FlaskClient):
     The session-wide app context of the ``app`` fixture would otherwise be reused by
     each request, and ``flask.g`` (Flask-Login's user, the CSRF token, the audit
     context) would leak from one request, and one client, to the next. The test's
-    own ``db.session`` is then separate from the request's: expire or refresh objects
-    to see what a request changed.
+    own ``db.session`` is then separate from the request's, so after each request the
+    test's objects are expired: the next read sees what the request committed.
     """
 
     def open(self, *args, **kwargs):
         with self.application.app_context():
-            return super().open(*args, **kwargs)
+            response = super().open(*args, **kwargs)
+        if has_app_context():
+            db.session.expire_all()
+        return response
 
 
 def csrf_token(client, path):
@@ -102,3 +108,45 @@ def login_as(client, user, password, next_url=None):
         else:
             raise AssertionError(f"unexpected step after sign-in: {path!r}")
     raise AssertionError("sign-in did not finish")
+
+
+class Clock:
+    """The sessions' clock, moved by hand (timeouts without sleeping)."""
+
+    def __init__(self, start):
+        self.now = start
+
+    def advance(self, **delta):
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Replace ``crm.services.sessions.now`` (sessions, lockout and TOTP read it)."""
+    fake = Clock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    monkeypatch.setattr(sessions, "now", lambda: fake.now)
+    return fake
+
+
+def cookie_domain(app):
+    return app.config.get("SERVER_NAME") or "localhost"
+
+
+def session_cookie(client, app):
+    """The decoded Flask session cookie of ``client`` (a dict), or {}."""
+    cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"), domain=cookie_domain(app))
+    if cookie is None:
+        return {}
+    return app.session_interface.get_signing_serializer(app).loads(cookie.value)
+
+
+def sign_out(client):
+    """POST the sign-out form of the account page."""
+    token = csrf_token(client, "/account")
+    return client.post("/logout", data={"csrf_token": token})
+
+
+def is_signed_in(client):
+    """True when the account page answers (a signed-out client is sent to sign-in)."""
+    response = client.get("/account")
+    return response.status_code == 200

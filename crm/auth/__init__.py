@@ -1,6 +1,7 @@
 """Staff sign-in: Flask-Login over server-side sessions, CSRF, per-IP limits."""
-from flask import flash, g, redirect, request, session, url_for
+from flask import flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Unauthorized
 
 from ..extensions import csrf, limiter, login_manager
@@ -43,6 +44,11 @@ def _identify():
         flash("Your session has ended. Please sign in again.")
 
 
+def _csrf_failed(error):
+    """A form without a valid CSRF token: say so plainly (400), never a bare error."""
+    return render_template("auth/csrf_error.html", reason=error.description), 400
+
+
 def init_app(app):
     from . import account, views  # noqa: F401  (account adds its routes to views.bp)
 
@@ -56,4 +62,5 @@ def init_app(app):
     # Our server-side session already binds the cookie; Flask-Login's extra check is not needed.
     login_manager.session_protection = None
     app.before_request(_identify)
+    app.register_error_handler(CSRFError, _csrf_failed)
     app.register_blueprint(views.bp)

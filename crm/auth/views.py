@@ -127,7 +127,8 @@ def totp():
         return redirect(_next_url())
     if not user.active or auth_service.is_locked(user):
         sessions.end(row, "revoked")
-        return _restart()
+        session.clear()
+        return render_template("auth/login.html", form=LoginForm(formdata=None), error=SIGNIN_FAILED), 401
     return render_template("auth/totp.html", form=form, error="That code was not accepted."), 401
 
 

@@ -2,6 +2,7 @@
 import click
 
 from ..models.enums import ROLES
+from ..services import auth as auth_service
 from ..services import users as user_service
 from . import operator_command
 
@@ -18,3 +19,70 @@ def create(login, role, clearance):
     user, password = user_service.create_user(login, role, clearance)
     click.echo(f"Created {role} {user.login!r}. One-time password (shown once, change at first sign-in):")
     click.echo(password)
+
+
+def _login_option(func):
+    return click.option("--login", required=True, help="The account's login name.")(func)
+
+
+@group.command("list")
+@operator_command
+def list_users():
+    """List accounts: role, clearance, state, second factor, live sessions."""
+    states = auth_service.account_states()
+    if not states:
+        click.echo("No accounts yet: create one with `flask crm users create`.")
+        return
+    click.echo(f"{'login':<24} {'role':<12} {'clear':<5} {'state':<9} {'totp':<4} {'sessions':>8}  last sign-in")
+    for s in states:
+        user = s.user
+        state = "disabled" if not user.active else ("locked" if s.locked else "active")
+        last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
+        click.echo(f"{user.login:<24} {user.role:<12} {'yes' if user.restricted_clearance else 'no':<5} "
+                   f"{state:<9} {'yes' if user.totp_enabled else 'no':<4} {s.live_sessions:>8}  {last}")
+
+
+@group.command("disable")
+@_login_option
+@operator_command
+def disable(login):
+    """Disable an account; its sessions end at once."""
+    user = auth_service.disable_user(auth_service.user_by_login(login).id)
+    click.echo(f"Disabled {user.login!r}; its sessions are ended.")
+
+
+@group.command("enable")
+@_login_option
+@operator_command
+def enable(login):
+    """Enable a disabled account again."""
+    user = auth_service.enable_user(auth_service.user_by_login(login).id)
+    click.echo(f"Enabled {user.login!r}.")
+
+
+@group.command("reset-totp")
+@_login_option
+@operator_command
+def reset_totp(login):
+    """Forget the authenticator and recovery codes; the next sign-in enrols a new one."""
+    user = auth_service.reset_totp(auth_service.user_by_login(login).id)
+    click.echo(f"Reset the second factor of {user.login!r}; it enrols again at the next sign-in. "
+               "Its sessions are ended.")
+
+
+@group.command("unlock")
+@_login_option
+@operator_command
+def unlock(login):
+    """Lift a lockout after too many failed sign-ins."""
+    user = auth_service.unlock_user(auth_service.user_by_login(login).id)
+    click.echo(f"Unlocked {user.login!r}.")
+
+
+@group.command("end-sessions")
+@_login_option
+@operator_command
+def end_sessions(login):
+    """Sign an account out everywhere (a lost laptop, a stolen phone)."""
+    count = auth_service.end_sessions(auth_service.user_by_login(login).id)
+    click.echo(f"Ended {count} session(s) of {login!r}.")

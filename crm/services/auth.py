@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from zxcvbn import zxcvbn
 
 from ..errors import NotFound
 from ..extensions import db
-from ..models import User
+from ..models import User, UserSession
 from ..security import audit
 from ..security.passwords import hash_password, hasher, needs_rehash, verify_password
 from . import sessions, totp
@@ -216,3 +216,30 @@ def end_sessions(user_id, actor_id=None):
     """Admin or self: sign a user out everywhere; returns how many sessions ended."""
     _user(user_id)
     return sessions.end_sessions(user_id, actor_id=actor_id, reason="revoked")
+
+
+def user_by_login(login):
+    """The account with this login name, or ``NotFound`` (for operator commands)."""
+    user = _find_user(login)
+    if user is None:
+        raise NotFound(f"no account with the login {login!r}")
+    return user
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """One line of ``flask crm users list``: no personal data, only account state."""
+
+    user: User
+    locked: bool
+    live_sessions: int
+
+
+def account_states():
+    """Every account with its lock and session state, by login."""
+    counts = dict(db.session.execute(
+        select(UserSession.user_id, func.count(UserSession.id))
+        .where(UserSession.ended_at.is_(None), UserSession.stage == "full")
+        .group_by(UserSession.user_id)).all())
+    users = db.session.scalars(select(User).order_by(User.login)).all()
+    return [AccountState(u, is_locked(u), counts.get(u.id, 0)) for u in users]

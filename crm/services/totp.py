@@ -23,7 +23,7 @@ STEP_SECONDS = 30
 RECOVERY_CODE_COUNT = 10
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i look-alikes
 _RECOVERY_LENGTH = 16  # 31^16 ≈ 2^79
-TOTP_PATTERN = re.compile(r"^\d{6}$")
+TOTP_PATTERN = re.compile(r"^[0-9]{6}$")
 
 
 def _normalise_code(code):
