@@ -98,3 +98,44 @@ def enforce():
     if needed != SIGNED_IN and not can(user, needed):
         return deny(signed_in=True)
     return None
+
+
+def as_markdown(url_map):
+    """docs/permissions.md: every route, what it needs, and which roles pass (generated)."""
+    from .permissions import CLEARANCE, ROLE_PERMISSIONS
+
+    roles = list(ROLE_PERMISSIONS)
+    lines = [
+        "# Permissions matrix",
+        "",
+        "Generated from `crm/security/route_matrix.py` and `crm/security/permissions.py` by",
+        "`python -m crm.security.route_matrix > docs/permissions.md`; a test fails when it is stale.",
+        "Any endpoint not listed answers 403 (deny by default). Object rules on top of these:",
+        "`staff` see only contacts assigned to them (and their path choices and follow-ups);",
+        f"without the `{CLEARANCE}` clearance, `reserve_training` / `combat_service` path choices, their",
+        "follow-ups and contacts whose only paths are restricted do not exist; a hidden object answers 404.",
+        "",
+        "## Routes",
+        "",
+        "| endpoint | methods | rule | needs | anonymous | " + " | ".join(roles) + " |",
+        "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in roles) + " |",
+    ]
+    for rule in sorted(url_map.iter_rules(), key=lambda r: (r.endpoint, r.rule)):
+        needed = ROUTE_PERMISSIONS.get(rule.endpoint, "**missing: refused**")
+        methods = ", ".join(sorted(rule.methods - {"HEAD", "OPTIONS"}))
+        cells = ["yes" if needed == PUBLIC else "—"]
+        cells += ["yes" if needed in (PUBLIC, SIGNED_IN) or needed in ROLE_PERMISSIONS[r] else "—" for r in roles]
+        lines.append(f"| `{rule.endpoint}` | {methods} | `{rule.rule}` | {needed} | " + " | ".join(cells) + " |")
+    lines += ["", "## Role permissions", "", "| permission | " + " | ".join(roles) + " |",
+              "| --- | " + " | ".join("---" for _ in roles) + " |"]
+    for permission in sorted(set().union(*ROLE_PERMISSIONS.values())):
+        lines.append(f"| `{permission}` | " + " | ".join(
+            "yes" if permission in ROLE_PERMISSIONS[r] else "—" for r in roles) + " |")
+    lines.append(f"| `{CLEARANCE}` | " + " | ".join("flag" for _ in roles) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - the docs generator
+    from crm import create_app
+
+    print(as_markdown(create_app().url_map), end="")

@@ -17,8 +17,8 @@ PASSWORD = "Harbour-tinder-quartz-92-lilac"
 def enrolled_user(make_user):
     """A coordinator who has chosen a password and set up an authenticator."""
 
-    def make(login):
-        user, _ = make_user(login, role="coordinator", clearance=True)
+    def make(login, role="coordinator"):
+        user, _ = make_user(login, role=role, clearance=True)
         user.password_hash = hash_password(PASSWORD)
         user.must_change_password = False
         user.totp_secret = pyotp.random_base32()
@@ -34,10 +34,10 @@ def sign_in(page, user):
     page.click("text=Sign in")
     page.fill("input[name=login]", user.login)
     page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_url("**/login/code")
     page.fill("input[name=code]", pyotp.TOTP(user.totp_secret).now())
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_url("**/home")
 
 
@@ -72,17 +72,55 @@ def test_password_and_totp_reach_the_start_page(open_browser, enrolled_user, vie
     assert page.problems.all() == []
 
 
+def test_an_admin_creates_an_account_and_the_newcomer_enrols_on_a_phone(open_browser, enrolled_user):
+    """The whole first day: admin page -> one-time password -> new password -> authenticator."""
+    admin_page = open_browser(VIEWPORTS["laptop"])
+    sign_in(admin_page, enrolled_user("e2e-admin", role="admin"))
+    admin_page.click("nav.mainnav >> text=Users")
+    admin_page.click("text=New account")
+    admin_page.fill("input[name=login]", "e2e-newcomer")
+    admin_page.select_option("select[name=role]", "staff")
+    admin_page.click("main button[type=submit]")
+    one_time = admin_page.locator("#one-time-password").inner_text().strip()
+    assert len(one_time) >= 16
+
+    phone = open_browser(VIEWPORTS["phone"])
+    phone.goto(phone.base_url + "/login")
+    phone.fill("input[name=login]", "e2e-newcomer")
+    phone.fill("input[name=password]", one_time)
+    phone.click("main button[type=submit]")
+    phone.wait_for_url("**/login/new-password")
+    phone.fill("input[name=new_password]", PASSWORD)
+    phone.fill("input[name=confirm]", PASSWORD)
+    phone.click("main button[type=submit]")
+    phone.wait_for_url("**/login/enrol")
+    assert phone.locator("img.qr").evaluate("img => img.complete && img.naturalWidth > 0")
+    secret = phone.locator("#totp-secret").inner_text().replace(" ", "")
+    phone.fill("input[name=code]", pyotp.TOTP(secret).now())
+    phone.click("main button[type=submit]")
+    assert phone.locator("ol.recovery-codes li").count() == 10
+    phone.click("text=I have kept them, continue")
+    phone.wait_for_url("**/home")
+    assert phone.locator("header .who").inner_text() == "e2e-newcomer"
+    assert phone.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS["phone"]["width"]
+
+    admin_page.goto(admin_page.base_url + "/admin/users")
+    row = admin_page.locator("tr", has_text="e2e-newcomer")
+    assert "set up" in row.inner_text()
+    assert admin_page.problems.all() == [] and phone.problems.all() == []
+
+
 def test_a_wrong_code_keeps_the_door_shut(open_browser, enrolled_user):
     user = enrolled_user("e2e-wrong-code")
     page = open_browser(VIEWPORTS["phone"])
     page.goto(page.base_url + "/login")
     page.fill("input[name=login]", user.login)
     page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_url("**/login/code")
     good = pyotp.TOTP(user.totp_secret).now()
     page.fill("input[name=code]", "000000" if good != "000000" else "111111")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     assert page.locator("[role=alert]").is_visible()
     page.goto(page.base_url + "/home")
     assert "/login" in page.url

@@ -104,3 +104,13 @@ def test_hidden_contacts_answer_404_on_every_route(persona, app, signed_in, make
             world.user, ROUTE_PERMISSIONS[rule.endpoint])
         assert response.status_code == (404 if allowed else 403), (method, rule.rule, response.status_code)
     assert world.client.get("/home").status_code == 200
+
+
+def test_the_permissions_document_is_current(app):
+    from pathlib import Path
+
+    from crm.security.route_matrix import as_markdown
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "permissions.md"
+    assert doc.read_text() == as_markdown(app.url_map), \
+        "regenerate: python -m crm.security.route_matrix > docs/permissions.md"
