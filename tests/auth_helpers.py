@@ -4,7 +4,6 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pyotp
-import pytest
 from flask import has_app_context
 from flask.testing import FlaskClient
 
@@ -120,8 +119,7 @@ class Clock:
         self.now += timedelta(**delta)
 
 
-@pytest.fixture
-def clock(monkeypatch):
+def install_clock(monkeypatch):
     """Replace ``crm.services.sessions.now`` (sessions, lockout and TOTP read it)."""
     fake = Clock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     monkeypatch.setattr(sessions, "now", lambda: fake.now)

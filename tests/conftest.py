@@ -333,3 +333,12 @@ def signed_in(app, make_user, login_as):
         return client
 
     return make
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The sessions' clock, moved by hand (``clock.advance(minutes=31)``): session
+    timeouts, lockouts and TOTP steps without sleeping."""
+    from tests.auth_helpers import install_clock
+
+    return install_clock(monkeypatch)

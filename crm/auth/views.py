@@ -4,6 +4,9 @@ A half-finished sign-in is a server-side session at a stage below "full"; the
 rest of the app sees an anonymous visitor until the second factor is done.
 Every step that succeeds moves the session to a fresh token.
 """
+import hashlib
+import hmac
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
@@ -27,10 +30,16 @@ def _failed(response):
     return response.status_code >= 400
 
 
-login_limit = limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"],
-                            deduct_when=_failed)
+def client_key():
+    """The per-IP limit key: a keyed digest, so Redis never holds a client's address."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, (request.remote_addr or "-").encode(), hashlib.sha256).hexdigest()[:32]
+
+
+login_limit = limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], key_func=client_key,
+                            methods=["POST"], deduct_when=_failed)
 code_limit = limiter.shared_limit(lambda: current_app.config["RATELIMIT_TOTP"], scope="second-factor",
-                                  methods=["POST"], deduct_when=_failed)
+                                  key_func=client_key, methods=["POST"], deduct_when=_failed)
 
 
 def _next_url():

@@ -6,9 +6,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from crm.extensions import db
+from crm.redis_conn import get_redis
 from crm.models import AuditEvent
 from crm.services import auth as auth_service
-from tests.auth_helpers import clock, csrf_token, current_code, fresh_user, is_signed_in, post_form  # noqa: F401
+from tests.auth_helpers import csrf_token, current_code, fresh_user, post_form
 
 GENERIC = "Sign-in failed. Check the login name, the password and the code, and try again."
 
@@ -79,6 +80,8 @@ def test_sign_in_is_rate_limited_per_address(app, monkeypatch):
                 for i in range(5)]
     assert statuses == [401, 401, 401, 429, 429]
     assert attacker.get("/login").status_code == 200, "only POSTs count"
+    keys = b" ".join(get_redis(app).scan_iter("LIMITS*"))
+    assert b"auth.login" in keys and b"203.0.113.7" not in keys, "counted in Redis, without the address"
     neighbour = app.test_client()
     neighbour.environ_base["REMOTE_ADDR"] = "198.51.100.9"
     assert post_form(neighbour, "/login", {"login": "guess", "password": "x" * 12}).status_code == 401

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import AuditEvent, RecoveryCode, UserSession
-from tests.auth_helpers import (NEW_PASSWORD, clock, cookie_domain, csrf_token, current_code, fresh_user,  # noqa: F401
+from tests.auth_helpers import (NEW_PASSWORD, cookie_domain, csrf_token, current_code, fresh_user,
                                 is_signed_in, post_form, session_cookie, sign_out)
 
 

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from crm.extensions import db
 from crm.models import AuditEvent, UserSession
 from crm.services import auth as auth_service
-from tests.auth_helpers import clock, cookie_domain, csrf_token, is_signed_in, post_form, sign_out  # noqa: F401
+from tests.auth_helpers import cookie_domain, csrf_token, is_signed_in, post_form, sign_out
 
 
 def ended(reason):
@@ -21,6 +21,7 @@ def test_idle_timeout_ends_the_session(signed_in, app, clock):
     response = client.get("/account")
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
     assert len(ended("idle")) == 1
+    assert "Your session has ended" in client.get("/login").get_data(as_text=True)
     clock.advance(minutes=-idle)  # the row stays ended even if the clock went back
     assert not is_signed_in(client)
 
