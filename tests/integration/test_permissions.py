@@ -182,3 +182,17 @@ def test_user_model_is_what_the_rules_read(world):
     users, _, _ = world
     fresh = db.session.get(User, users["staff_c"].id)
     assert permissions.has_clearance(fresh) and permissions.is_actor(fresh)
+
+
+def test_start_page_counts_go_through_the_same_filters(signed_in, make_contact):
+    import re
+
+    def figure(client, label):
+        page = client.get("/home").get_data(as_text=True)
+        return int(re.search(r'<span class="number">(\d+)</span><span>' + re.escape(label), page).group(1))
+
+    for paths in (("volunteering",), ("reserve_training",), ("combat_service", "joint_projects"), ()):
+        make_contact(paths=paths)
+    assert figure(signed_in("coordinator"), "Contacts you can see") == 3
+    assert figure(signed_in("coordinator", clearance=True), "Contacts you can see") == 4
+    assert figure(signed_in("staff", clearance=True), "Contacts you can see") == 0
