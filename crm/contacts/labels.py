@@ -26,6 +26,12 @@ FIELDS = {
 
 
 def labels():
-    """The context processor: ``labels.paths[key]`` and so on in every template."""
-    return {"labels": {"paths": PATHS, "stages": STAGES, "statuses": STATUSES, "sources": SOURCES,
-                       "reasons": REASONS, "fields": FIELDS}}
+    """The context processor: ``labels.paths[key]`` and so on in every template.
+
+    Resolved to plain text once per page: a lazy string translates again on
+    every use, and a queue page uses them hundreds of times.
+    """
+    groups = {"paths": PATHS, "stages": STAGES, "statuses": STATUSES, "sources": SOURCES,
+              "reasons": REASONS, "fields": FIELDS}
+    return {"labels": {name: {key: str(label) for key, label in group.items()}
+                       for name, group in groups.items()}}

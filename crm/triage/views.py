@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlencode
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
@@ -82,6 +83,19 @@ def _action_form(query="", page=1):
     return form
 
 
+def _row_controls(form):
+    """What every row's action forms need, resolved once per page (not once per row)."""
+    return {
+        "csrf": generate_csrf(),
+        "text": {"actions": _("Actions"), "assign_to": _("Assign to"), "assign": _("Assign"),
+                 "path": _("Path"), "stage": _("Stage"), "set_stage": _("Set stage"),
+                 "because": _("Not a fit, because"), "not_a_fit": _("Not a fit"),
+                 "until": _("Snooze until"), "snooze": _("Snooze")},
+        "choices": {name: [(value, str(label)) for value, label in getattr(form, name).choices]
+                    for name in ("action", "assignee", "path", "stage", "reason")},
+    }
+
+
 def _action_choices(form):
     form.assignee.choices = triage_service.staff_choices()
     form.path.choices = [(p, labels.PATHS[p]) for p in allowed_paths(current_actor())]
@@ -100,9 +114,9 @@ def index():
     query = urlencode(list(args.items(multi=True)))
     defaults = {"status": "new", "assignee": "unassigned", "sort": "oldest"}
     filtered = any(value and defaults.get(key) != value for key, value in args.items())
+    actions = _action_form(query, queue.page if queue else 1)
     return render_template("triage/index.html", form=form, queue=queue, query=query, pager_args=dict(args),
-                           filtered=filtered,
-                           actions=_action_form(query, queue.page if queue else 1),
+                           filtered=filtered, actions=actions, controls=_row_controls(actions),
                            can_assign=can(current_actor(), "contacts.assign")), 200 if queue else 400
 
 
@@ -166,9 +180,10 @@ def act():
         return _row_response(form.contact_ids.data[0], query, page, message, ok)
     args = MultiDict(parse_qsl(query))
     filter_form, queue = _queue(args, page)
+    actions = _action_form(query, page)
     return render_template("triage/_queue.html", queue=queue, query=query, message=message, ok=ok,
-                           pager_args=dict(parse_qsl(query)),
-                           actions=_action_form(query, page), can_assign=can(user, "contacts.assign"))
+                           pager_args=dict(parse_qsl(query)), actions=actions, controls=_row_controls(actions),
+                           can_assign=can(user, "contacts.assign"))
 
 
 def _row_response(contact_id, query, page, message, ok):
@@ -176,5 +191,6 @@ def _row_response(contact_id, query, page, message, ok):
     user = current_actor()
     contact = permissions.load_visible(db.session, Contact, contact_id, user)
     row = triage_service.row_for(contact, user)
+    actions = _action_form(query, page)
     return render_template("triage/_row.html", row=row, query=query, page=page, message=message, ok=ok,
-                           actions=_action_form(query, page), can_assign=can(user, "contacts.assign"))
+                           controls=_row_controls(actions), can_assign=can(user, "contacts.assign"))
