@@ -106,8 +106,7 @@ def queue_statement(filters, user):
         if filters.meeting_id:
             met = met.where(Attendance.meeting_id == filters.meeting_id)
         if filters.city:
-            met = met.where(Attendance.meeting_id == Meeting.id,
-                            func.lower(Meeting.city) == filters.city.strip().lower())
+            met = met.where(Attendance.meeting_id == Meeting.id, Meeting.city == filters.city)
         stmt = stmt.where(met)
     if filters.path or filters.stage:
         chosen = exists().where(PathChoice.contact_id == Contact.id)

@@ -1,8 +1,8 @@
 """Forms of the triage queue: filters (a GET query of ids and keys only) and actions (POST)."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, HiddenField, SelectField, SelectMultipleField, StringField
-from wtforms.validators import Length, Optional
+from wtforms import BooleanField, DateField, HiddenField, SelectField, SelectMultipleField
+from wtforms.validators import Optional
 
 from ..contacts import labels
 
@@ -22,7 +22,7 @@ class FilterForm(FlaskForm):
                          default="new")
     assignee = SelectField(_l("Assigned to"), validators=[Optional()], choices=[], default="unassigned")
     meeting = SelectField(_l("Meeting"), validators=[Optional()], choices=[])
-    city = StringField(_l("Meeting city"), validators=[Optional(), Length(max=120)])
+    city = SelectField(_l("Meeting city"), validators=[Optional()], choices=[])
     path = SelectField(_l("Path"), validators=[Optional()], choices=[])
     stage = SelectField(_l("Stage"), validators=[Optional()],
                         choices=_any() + [(k, v) for k, v in labels.STAGES.items()])

@@ -24,6 +24,7 @@ from ..security.permissions import can, current_actor, require
 from ..services import triage as triage_service
 from ..services.capture import allowed_paths
 from ..services.contacts import ValidationError
+from ..services.meetings import wall_clock
 from .forms import ActionForm, FilterForm
 
 bp = Blueprint("triage", __name__, url_prefix="/triage")
@@ -40,22 +41,31 @@ def _filter_form(args):
     form.assignee.choices = [("unassigned", _("Nobody")), ("any", _("Anyone"))] + triage_service.staff_choices()
     recent = db.session.execute(select(Meeting.id, Meeting.city, Meeting.starts_at)
                                 .order_by(Meeting.starts_at.desc()).limit(MEETING_CHOICES))
-    form.meeting.choices = [("", "—")] + [(str(mid), f"{at:%Y-%m-%d} {city}") for mid, city, at in recent]
+    form.meeting.choices = [("", "—")] + [(str(mid), f"{wall_clock(at):%Y-%m-%d} {city}")
+                                           for mid, city, at in recent]
+    chosen = _meeting_id(args.get("meeting"))
+    if chosen and str(chosen) not in dict(form.meeting.choices):
+        meeting = db.session.get(Meeting, chosen)  # an older meeting, linked from its page
+        if meeting is not None:
+            form.meeting.choices.append((str(meeting.id), f"{wall_clock(meeting.starts_at):%Y-%m-%d} {meeting.city}"))
+    cities = db.session.scalars(select(Meeting.city).distinct().order_by(Meeting.city))
+    form.city.choices = [("", "—")] + [(city, city) for city in cities]
     form.path.choices = [("", "—")] + [(p, labels.PATHS[p]) for p in allowed_paths(current_actor())]
     return form
 
 
+def _meeting_id(value):
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
 def _filters(form):
-    """QueueFilters from a validated filter form (bad values were reported on the form)."""
-    meeting_id = None
-    if form.meeting.data:
-        try:
-            meeting_id = uuid.UUID(form.meeting.data)
-        except ValueError:
-            form.meeting.errors = [_("Unknown meeting.")]
+    """QueueFilters from a validated filter form."""
     return triage_service.QueueFilters(
         status=form.status.data or "new", assignee=form.assignee.data or "unassigned",
-        meeting_id=meeting_id, city=(form.city.data or "").strip() or None,
+        meeting_id=_meeting_id(form.meeting.data), city=form.city.data or None,
         path=form.path.data or None, stage=form.stage.data or None, source=form.source.data or None,
         created_from=form.created_from.data, created_to=form.created_to.data,
         include_snoozed=bool(form.include_snoozed.data), sort=form.sort.data or "oldest",

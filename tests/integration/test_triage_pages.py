@@ -126,3 +126,26 @@ def test_bulk_with_a_hidden_contact_is_404_and_changes_nothing(signed_in, make_c
 def test_staff_have_no_triage(signed_in):
     client = signed_in("staff")
     assert client.get("/triage/").status_code == 403
+
+
+def test_an_old_meeting_and_a_meeting_city_can_be_chosen(signed_in, make_contact):
+    from datetime import datetime
+
+    from crm.services.capture import CaptureData, capture
+    from crm.services.meetings import MeetingData, create_meeting
+
+    client = signed_in("coordinator")
+    oldest = create_meeting(MeetingData(city="Łódź", country="PL", starts_at=datetime(2020, 1, 1, 18)))
+    for day in range(1, 52):
+        create_meeting(MeetingData(city="Kraków", country="PL", starts_at=datetime(2026, 1, 1 + day % 28, 18)))
+    db.session.commit()
+    capture(oldest, CaptureData(full_name="Old Timer", email="old@example.org"), client.user, "v1")
+    make_contact("Never Met", email="never@example.org")
+    db.session.commit()
+    assert names_any(client.get(f"/triage/?meeting={oldest.id}")) == ["Old Timer"]
+    assert names_any(client.get("/triage/?city=Łódź")) == ["Old Timer"]
+
+
+def names_any(response):
+    assert response.status_code == 200
+    return re.findall(r'href="/contacts/[0-9a-f-]{36}">([^<]+)</a>', response.get_data(as_text=True))
