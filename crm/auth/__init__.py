@@ -1,5 +1,6 @@
 """Staff sign-in: Flask-Login over server-side sessions, CSRF, per-IP limits."""
 from flask import flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Unauthorized
@@ -26,7 +27,7 @@ def _unauthorized():
     if request.method == "GET":
         # The path only: a query string may hold something that must not sit in a URL.
         return redirect(url_for("auth.login", next=request.path))
-    raise Unauthorized("Sign in first.")
+    raise Unauthorized(_("Sign in first."))
 
 
 def _identify():
@@ -41,7 +42,7 @@ def _identify():
                                           ip=request.remote_addr)
     elif "_user_id" in session:
         session.clear()
-        flash("Your session has ended. Please sign in again.")
+        flash(_("Your session has ended. Please sign in again."))
 
 
 def _csrf_failed(error):

@@ -1,5 +1,6 @@
 """The signed-in user's own account: password, recovery codes, sessions."""
 from flask import flash, redirect, render_template, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
 from ..security.passwords import verify_password
@@ -36,7 +37,7 @@ def change_password():
             for name, message in exc.errors.items():
                 getattr(form, name).errors = [message]
         else:
-            flash("Your password is changed. Other browsers were signed out.")
+            flash(_("Your password is changed. Other browsers were signed out."))
             return redirect(url_for("auth.account"))
     status = 400 if form.is_submitted() else 200
     return render_template("auth/change_password.html", form=form), status
@@ -54,7 +55,7 @@ def recovery_codes():
             return render_template("auth/recovery_codes.html", codes=codes,
                                    continue_url=url_for("auth.account"))
         auth_service.record_failure(current_user, "reauth")
-        form.password.errors = ["The password is not right."]
+        form.password.errors = [_("The password is not right.")]
     status = 400 if form.is_submitted() else 200
     return render_template("auth/recovery_codes_new.html", form=form,
                            codes_left=totp.remaining_recovery_codes(current_user)), status
@@ -68,5 +69,5 @@ def logout_everywhere():
     sessions.end_sessions(current_user.id, actor_id=current_user.id, reason="logout_everywhere")
     logout_user()
     session.clear()
-    flash("You are signed out everywhere.")
+    flash(_("You are signed out everywhere."))
     return redirect(url_for("auth.login"))

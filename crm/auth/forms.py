@@ -1,4 +1,5 @@
 """Sign-in and account forms (Flask-WTF, CSRF on every one)."""
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length
@@ -10,15 +11,15 @@ CODE_MAX = 32
 
 
 class LoginForm(FlaskForm):
-    login = StringField("Login name", validators=[InputRequired(), Length(max=LOGIN_MAX)],
+    login = StringField(_l("Login name"), validators=[InputRequired(), Length(max=LOGIN_MAX)],
                         render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"})
-    password = PasswordField("Password", validators=[InputRequired(), Length(max=PASSWORD_MAX)],
+    password = PasswordField(_l("Password"), validators=[InputRequired(), Length(max=PASSWORD_MAX)],
                              render_kw={"autocomplete": "current-password"})
     next = HiddenField(validators=[Length(max=512)])
 
 
 class CodeForm(FlaskForm):
-    code = StringField("Code", validators=[InputRequired(), Length(max=CODE_MAX)],
+    code = StringField(_l("Code"), validators=[InputRequired(), Length(max=CODE_MAX)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "text",
                                   "autocapitalize": "none", "spellcheck": "false"})
 
@@ -26,30 +27,30 @@ class CodeForm(FlaskForm):
 class ReauthForm(FlaskForm):
     """Password and a current code, asked again before the second factor changes."""
 
-    password = PasswordField("Your password", validators=[InputRequired(), Length(max=PASSWORD_MAX)],
+    password = PasswordField(_l("Your password"), validators=[InputRequired(), Length(max=PASSWORD_MAX)],
                              render_kw={"autocomplete": "current-password"})
-    code = StringField("A current code from your authenticator app",
+    code = StringField(_l("A current code from your authenticator app"),
                        validators=[InputRequired(), Length(max=CODE_MAX)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
 
 
 class PasswordOnlyForm(FlaskForm):
-    password = PasswordField("Your password", validators=[InputRequired(), Length(max=PASSWORD_MAX)],
+    password = PasswordField(_l("Your password"), validators=[InputRequired(), Length(max=PASSWORD_MAX)],
                              render_kw={"autocomplete": "current-password"})
 
 
 class NewPasswordForm(FlaskForm):
     """The forced first change: the one-time password was just typed, so it is not asked again."""
 
-    new_password = PasswordField("New password", validators=[InputRequired(), Length(max=PASSWORD_MAX)],
+    new_password = PasswordField(_l("New password"), validators=[InputRequired(), Length(max=PASSWORD_MAX)],
                                  render_kw={"autocomplete": "new-password"})
-    confirm = PasswordField("New password again",
-                            validators=[InputRequired(), EqualTo("new_password", "The two passwords differ.")],
+    confirm = PasswordField(_l("New password again"),
+                            validators=[InputRequired(), EqualTo("new_password", _l("The two passwords differ."))],
                             render_kw={"autocomplete": "new-password"})
 
 
 class ChangePasswordForm(NewPasswordForm):
-    current_password = PasswordField("Current password",
+    current_password = PasswordField(_l("Current password"),
                                      validators=[InputRequired(), Length(max=PASSWORD_MAX)],
                                      render_kw={"autocomplete": "current-password"})
 

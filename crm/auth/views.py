@@ -8,6 +8,8 @@ import hashlib
 import hmac
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 
 from ..extensions import db, limiter
@@ -21,7 +23,7 @@ from .redirects import safe_next
 
 bp = Blueprint("auth", __name__)
 
-SIGNIN_FAILED = "Sign-in failed. Check the login name, the password and the code, and try again."
+SIGNIN_FAILED = _l("Sign-in failed. Check the login name, the password and the code, and try again.")
 STAGE_ENDPOINTS = {"change_password": "auth.set_password", "enrol": "auth.enrol_totp", "totp": "auth.totp"}
 
 
@@ -56,7 +58,7 @@ def _pending(stage):
 
 
 def _restart():
-    flash("Your sign-in expired or was interrupted. Please start again.")
+    flash(_("Your sign-in expired or was interrupted. Please start again."))
     return redirect(url_for("auth.login"))
 
 
@@ -138,7 +140,7 @@ def totp():
         sessions.end(row, "revoked")
         session.clear()
         return render_template("auth/login.html", form=LoginForm(formdata=None), error=SIGNIN_FAILED), 401
-    return render_template("auth/totp.html", form=form, error="That code was not accepted."), 401
+    return render_template("auth/totp.html", form=form, error=_("That code was not accepted.")), 401
 
 
 @bp.route("/login/enrol", methods=["GET", "POST"])
@@ -161,7 +163,7 @@ def enrol_totp():
         if codes:
             _finish(row, user)
             return render_template("auth/recovery_codes.html", codes=codes, continue_url=_next_url())
-        form.code.errors = ["That code does not match. Check the time on your phone and try again."]
+        form.code.errors = [_("That code does not match. Check the time on your phone and try again.")]
     uri, qr = totp_service.provisioning(user, secret)
     grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
     status = 400 if form.is_submitted() else 200
@@ -175,7 +177,7 @@ def _restart_enrolment():
         try:
             token = auth_service.restart_totp(current_user, form.password.data, form.code.data, keep=row)
         except ValidationError:
-            form.code.errors = ["The password or the code is not right."]
+            form.code.errors = [_("The password or the code is not right.")]
         else:
             nxt = session.get("next")
             logout_user()
@@ -196,5 +198,5 @@ def logout():
             sessions.end(row, "logout")
     logout_user()
     session.clear()
-    flash("You are signed out.")
+    flash(_("You are signed out."))
     return redirect(url_for("auth.login"))

@@ -3,6 +3,7 @@ import click
 
 from ..models.enums import ROLES
 from ..services import auth as auth_service
+from ..services import sessions
 from ..services import users as user_service
 from . import operator_command
 
@@ -86,3 +87,13 @@ def end_sessions(login):
     """Sign an account out everywhere (a lost laptop, a stolen phone)."""
     count = auth_service.end_sessions(auth_service.user_by_login(login).id)
     click.echo(f"Ended {count} session(s) of {login!r}.")
+
+
+@group.command("purge-sessions")
+@click.option("--days", type=click.IntRange(min=1), default=30, show_default=True,
+              help="Keep sessions seen or ended within this many days.")
+@operator_command
+def purge_sessions(days):
+    """Delete old, ended session rows (a retention chore; live sessions are kept)."""
+    count = sessions.purge(days)
+    click.echo(f"Deleted {count} old session row(s).")

@@ -11,7 +11,7 @@ import secrets
 from datetime import UTC, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 
 from ..extensions import db
 from ..models import User, UserSession
@@ -143,3 +143,16 @@ def live_sessions(user_id):
         select(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
         .order_by(UserSession.created_at.desc())
     ).all()
+
+
+def purge(older_than_days=30):
+    """Delete session rows that ended, or were last seen, more than N days ago.
+
+    They hold no personal data, but nothing needs them once the audit log has
+    recorded the sign-ins and sign-outs. Returns how many rows went.
+    """
+    cutoff = now() - timedelta(days=older_than_days)
+    result = db.session.execute(delete(UserSession).where(
+        or_(UserSession.ended_at < cutoff, UserSession.last_seen_at < cutoff)))
+    db.session.flush()
+    return result.rowcount

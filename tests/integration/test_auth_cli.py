@@ -2,8 +2,8 @@
 from sqlalchemy import select
 
 from crm.extensions import db
-from crm.models import AuditEvent
-from tests.auth_helpers import fresh_user, is_signed_in, post_form
+from crm.models import AuditEvent, UserSession
+from tests.auth_helpers import csrf_token, fresh_user, is_signed_in, post_form
 
 
 def run(runner, *args):
@@ -58,3 +58,14 @@ def test_unknown_login_is_one_clear_line(runner):
     result = run(runner, "disable", "--login", "ghost")
     assert result.exit_code == 1 and "no account with the login 'ghost'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_purge_sessions_keeps_live_ones(runner, signed_in, clock):
+    old = signed_in("staff")
+    old.post("/logout", data={"csrf_token": csrf_token(old, "/account")})
+    clock.advance(days=31)
+    live = signed_in("staff")
+    result = run(runner, "purge-sessions", "--days", "30")
+    assert result.exit_code == 0 and "Deleted 1 old session row(s)." in result.output
+    assert is_signed_in(live)
+    assert len(db.session.scalars(select(UserSession)).all()) == 1
