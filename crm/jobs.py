@@ -16,6 +16,7 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from .errors import ConfigurationError
 from .extensions import db
 from .redis_conn import get_redis
 
@@ -49,6 +50,7 @@ def enqueue(func_name, *ids, queue="default", job_id=None, retries=3, timeout=No
         "app": current_app._get_current_object(),
     }
     session = session or db.session
+    session.connection()  # begin the transaction now: a rollback before any flush still drops the job
     session.info.setdefault(_PENDING, []).append(spec)
     return spec
 
@@ -75,7 +77,7 @@ def _send_pending_jobs(session):
                 enqueue_now(spec["func"], *spec["args"], queue=spec["queue"],
                             job_id=spec["job_id"], retries=spec["retries"],
                             timeout=spec["timeout"], app=app)
-        except redis.RedisError as exc:
+        except (redis.RedisError, ConfigurationError) as exc:
             # The database already holds the work; the reconciler queues it again.
             log.warning("could not queue %s after commit (%s)", spec["func"], exc.__class__.__name__)
 

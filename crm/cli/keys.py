@@ -69,6 +69,8 @@ def rotate(new_key, inline, wait):
     Runs as an RQ job in batches; if it is killed, run this command again and it
     resumes from the last finished batch.
     """
+    if not inline:
+        get_redis(current_app)  # a queued rotation needs Redis: fail before changing anything
     rotation = key_service.unfinished_rotation()
     if rotation is not None and rotation.target_key_id == crypto().keyring.active_id:
         click.echo(f"Resuming rotation {rotation.id} at {rotation.done}/{rotation.total} rows.")
