@@ -23,6 +23,7 @@ from ..services.contacts import ValidationError
 from .forms import ContactEditForm, NoteForm, SearchForm, StageForm, attach_errors
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
+SEARCH_SHOWN = 100
 
 
 def _load(contact_id, permission="contacts.view"):
@@ -34,14 +35,16 @@ def _load(contact_id, permission="contacts.view"):
 def index():
     """The search box; a POST shows the people the viewer may see who match."""
     form = SearchForm()
-    result = None
+    result, more = None, 0
     if form.validate_on_submit():
         user = current_actor()
         found = search_service.search(form.q.data)
         visible = [c for c in found.contacts if permissions.visible(user, c)]
-        result = search_service.SearchResult(found.kind, visible)
-        audit.record("contact.search", None, None, kind=found.kind, results=len(visible))
-    return render_template("contacts/search.html", form=form, result=result)
+        result = search_service.SearchResult(found.kind, visible[:SEARCH_SHOWN])
+        more = len(visible) - len(result.contacts)
+        audit.record("contact.search", None, None, kind=found.kind, results=len(visible),
+                     contacts=[str(c.id) for c in result.contacts])
+    return render_template("contacts/search.html", form=form, result=result, more=more)
 
 
 @bp.get("/<uuid:contact_id>")

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
 from .base import one_of, utcnow
-from .contact import Contact
+from .contact import Contact, PathChoice
 
 NOT_A_FIT_REASONS = ("duplicate", "unreachable", "not_interested", "unsuitable", "suspicious", "other")
 
@@ -26,6 +26,8 @@ class ContactTriage(db.Model):
     updated_at = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
-# The triage queue reads "status = new, unassigned, oldest first"; one index serves it.
+# The triage queue reads "status = new, unassigned, oldest first" and counts it: with the id
+# in the index PostgreSQL answers both from the index alone. Path and stage filters likewise.
 # Declared here rather than in contact.py, to keep the contact model's module untouched.
-Index("ix_contact_queue", Contact.status, Contact.assignee_id, Contact.created_at)
+Index("ix_contact_queue", Contact.status, Contact.assignee_id, Contact.created_at, Contact.id)
+Index("ix_path_choice_queue", PathChoice.path, PathChoice.stage, PathChoice.contact_id)

@@ -138,3 +138,15 @@ def test_stage_move_and_note_from_the_contact_page(signed_in, make_contact):
                                                                 "stage": "active"})
     db.session.expire_all()
     assert hidden.status_code == 302 and db.session.get(Contact, contact.id).path("combat_service") is None
+
+
+def test_search_shows_a_bounded_list_and_says_how_many_more(signed_in, make_contact, monkeypatch):
+    monkeypatch.setattr("crm.contacts.views.SEARCH_SHOWN", 2)
+    for n in range(3):
+        make_contact(f"Common Surname{n}", email=f"c{n}@example.org")
+        make_contact(f"Nowak Person{n}", email=f"n{n}@example.org")
+    client = signed_in("coordinator")
+    body = client.post("/contacts/", data={"q": "nowak", "csrf_token": csrf_token(client, "/contacts/")})
+    body = body.get_data(as_text=True)
+    assert "3 people found" in body and "1 more match is not shown" in body
+    assert body.count('href="/contacts/') - body.count('href="/contacts/"') == 2

@@ -149,3 +149,13 @@ def test_an_old_meeting_and_a_meeting_city_can_be_chosen(signed_in, make_contact
 def names_any(response):
     assert response.status_code == 200
     return re.findall(r'href="/contacts/[0-9a-f-]{36}">([^<]+)</a>', response.get_data(as_text=True))
+
+
+def test_a_long_queue_is_counted_up_to_a_cap_and_still_paged(signed_in, people, app, monkeypatch):
+    monkeypatch.setattr("crm.services.triage.COUNT_CAP", 3)
+    monkeypatch.setitem(app.config, "TRIAGE_PAGE_SIZE", 2)
+    client = signed_in("coordinator")
+    first = client.get("/triage/").get_data(as_text=True)
+    assert "More than 3 contacts match." in first and "Page 1 of 2+" in first and 'rel="next"' in first
+    last = client.get("/triage/?page=3").get_data(as_text=True)
+    assert names(last) == ["Person 05"] and 'rel="next"' not in last and 'rel="prev"' in last
