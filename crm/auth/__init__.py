@@ -1,4 +1,5 @@
 """Staff sign-in: Flask-Login over server-side sessions, CSRF, per-IP limits."""
+import redis
 from flask import flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -6,17 +7,38 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Unauthorized
 
 from ..extensions import csrf, limiter, login_manager
-from ..redis_conn import get_redis, url_of
+from ..redis_conn import get_redis
 from ..security import audit
 from ..services import sessions
 
 
-def limiter_storage_uri(app):
-    """The app's Redis as a Flask-Limiter storage URI (the embedded one by its socket)."""
-    url = app.config["REDIS_URL"] or url_of(get_redis(app))
-    if url.startswith("unix://"):
-        url = "redis+unix://" + url[len("unix://"):]
-    return url
+class _EmbeddedRedisPool(redis.ConnectionPool):
+    """A pool for the embedded Redis that finds (or starts) it at the first connection.
+
+    So a CLI command that never checks a limit does not start the embedded server.
+    """
+
+    def __init__(self, app):
+        super().__init__(connection_class=redis.UnixDomainSocketConnection, path=None)
+        self._app = app
+
+    def make_connection(self):
+        if self.connection_kwargs.get("path") is None:
+            embedded = get_redis(self._app).connection_pool.connection_kwargs
+            self.connection_kwargs.update(path=embedded["path"], db=embedded.get("db", 0))
+        return super().make_connection()
+
+
+def configure_limiter_storage(app):
+    """Flask-Limiter keeps its counters in the app's Redis, so limits hold across processes."""
+    url = app.config["REDIS_URL"]
+    if url:
+        if url.startswith("unix://"):
+            url = "redis+unix://" + url[len("unix://"):]
+        app.config.setdefault("RATELIMIT_STORAGE_URI", url)
+    else:
+        app.config.setdefault("RATELIMIT_STORAGE_URI", "redis+unix:///embedded")
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"connection_pool": _EmbeddedRedisPool(app)})
 
 
 def _load_user(user_id):
@@ -53,7 +75,7 @@ def _csrf_failed(error):
 def init_app(app):
     from . import account, views  # noqa: F401  (account adds its routes to views.bp)
 
-    app.config.setdefault("RATELIMIT_STORAGE_URI", limiter_storage_uri(app))
+    configure_limiter_storage(app)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
