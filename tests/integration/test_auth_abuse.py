@@ -151,3 +151,30 @@ def test_malformed_codes_are_refused_without_a_500(signed_in, clock):
 def test_any_login_form_input_answers_4xx(client, login, password):
     response = post_form(client, "/login", {"login": login, "password": password})
     assert 400 <= response.status_code < 500
+
+
+def test_unknown_logins_pay_for_a_password_check_too(client, make_user, monkeypatch):
+    """Unknown, disabled and locked accounts still run an argon2 check (same cost, same answer)."""
+    from crm.services import auth as module
+
+    checked = []
+    real = module.verify_password
+    monkeypatch.setattr(module, "verify_password", lambda stored, pw: checked.append(stored) or real(stored, pw))
+    post_form(client, "/login", {"login": "nobody-at-all", "password": "some-password-1"})
+    assert len(checked) == 1 and checked[0].startswith("$argon2id$")
+
+
+def test_auth_audit_details_hold_no_secrets_or_names(signed_in, client, make_user, app, clock):
+    user, one_time = make_user("petrel")
+    post_form(client, "/login", {"login": "petrel", "password": "typo-password-1"})
+    post_form(client, "/login", {"login": "petrel-typo", "password": one_time})
+    staff = signed_in("staff")
+    staff.post("/logout", data={"csrf_token": csrf_token(staff, "/account")})
+    secret = fresh_user(staff.user).totp_secret
+    rows = db.session.scalars(select(AuditEvent).where(AuditEvent.action.like("auth.%"))).all()
+    assert {"auth.login.failed", "auth.login.ok", "auth.totp.enrol", "auth.password.change",
+            "auth.session.end"} <= {r.action for r in rows}
+    text = " ".join(str(r.details) for r in rows)
+    for needle in ("petrel", staff.user.login, one_time, "typo-password-1", staff.password, secret,
+                   *staff.recovery_codes):
+        assert needle not in text
