@@ -150,3 +150,17 @@ def test_every_error_page_is_translated_into_every_language(app):
 def test_an_unknown_language_falls_back_to_english(client):
     body = client.get("/nowhere", headers={"Accept-Language": "xx, zz;q=0.8"}).get_data(as_text=True)
     assert "Page not found" in body and '<html lang="en"' in body
+
+
+SIGN_IN = {"be": ("Увайсці", "Імя карыстальніка"), "ru": ("Войти", "Имя пользователя"),
+           "uk": ("Увійти", "Ім'я користувача"), "pl": ("Zaloguj się", "Nazwa użytkownika")}
+
+
+@pytest.mark.parametrize("lang", sorted(SIGN_IN))
+def test_the_sign_in_page_and_layout_speak_the_browsers_language(client, lang):
+    body = client.get("/login", headers={"Accept-Language": lang}).get_data(as_text=True)
+    title, label = SIGN_IN[lang]
+    assert f"<h1>{title}</h1>" in body
+    assert label in body
+    assert {"be": "Перайсці да зместу", "ru": "Перейти к содержимому", "uk": "Перейти до вмісту",
+            "pl": "Przejdź do treści"}[lang] in body
