@@ -90,6 +90,7 @@ def login():
         form.next.data = safe_next(request.args.get("next")) or ""
         return render_template("auth/login.html", form=form)
     if not form.validate():
+        auth_service.record_malformed()
         return render_template("auth/login.html", form=form, error=SIGNIN_FAILED), 400
     result = auth_service.check_password(form.login.data, form.password.data)
     if result is None:
@@ -133,7 +134,8 @@ def totp():
     form = CodeForm()
     if not form.is_submitted():
         return render_template("auth/totp.html", form=form)
-    if form.validate() and auth_service.check_second_factor(user, form.code.data):
+    # A malformed code counts as a wrong one (toward the lockout), never as an error.
+    if auth_service.check_second_factor(user, form.code.data if form.validate() else ""):
         _finish(row, user)
         return redirect(_next_url())
     if not user.active or auth_service.is_locked(user):

@@ -100,6 +100,11 @@ def check_password(login, password):
     return SignIn(user, next_stage(user))
 
 
+def record_malformed():
+    """A sign-in form that did not validate (empty, overlong): audited, nothing else."""
+    audit.record("auth.login.failed", reason="malformed")
+
+
 def check_second_factor(user, code):
     """A TOTP code or an unused recovery code; failures count toward the lockout."""
     if not user.active or is_locked(user):

@@ -130,6 +130,8 @@ def test_overlong_and_binary_fields_are_refused_without_a_500(client, make_user)
     raw = client.post("/login", data=b"login=\xff\xfe%00&password=\x00",
                       content_type="application/x-www-form-urlencoded")
     assert 400 <= raw.status_code < 500
+    reasons = [e.details["reason"] for e in events("auth.login.failed")]
+    assert "malformed" in reasons and "unknown" in reasons
 
 
 def test_malformed_codes_are_refused_without_a_500(signed_in, clock):
