@@ -9,8 +9,9 @@ Object-level rules (which contact, which follow-up) stay with the views and
 services, through ``permissions.load_visible`` and the query helpers.
 """
 import logging
+from urllib.parse import urlsplit
 
-from flask import abort, current_app, request
+from flask import abort, current_app, make_response, request, url_for
 
 from .permissions import PERMISSIONS, can, current_actor
 
@@ -74,6 +75,13 @@ def requirement(endpoint):
 def deny(signed_in):
     """Answer a refused request: anonymous users go to sign-in, others get 403."""
     if not signed_in:
+        if request.headers.get("HX-Request") == "true" and "auth.login" in current_app.view_functions:
+            # An htmx fragment would swap the sign-in page into a corner of the page:
+            # send the whole browser to sign-in, back to the page it was on (path only).
+            page = urlsplit(request.headers.get("HX-Current-URL", "")).path or None
+            response = make_response("", 401)
+            response.headers["HX-Redirect"] = url_for("auth.login", next=page)
+            return response
         manager = getattr(current_app, "login_manager", None)
         if manager is not None and manager.login_view and request.method == "GET":
             return manager.unauthorized()

@@ -114,3 +114,12 @@ def test_the_permissions_document_is_current(app):
     doc = Path(__file__).resolve().parents[2] / "docs" / "permissions.md"
     assert doc.read_text() == as_markdown(app.url_map), \
         "regenerate: python -m crm.security.route_matrix > docs/permissions.md"
+
+
+def test_an_htmx_request_after_the_session_ended_sends_the_browser_to_sign_in(client):
+    response = client.post("/triage/act", headers={
+        "HX-Request": "true", "HX-Current-URL": "http://muster.test/triage/?meeting=x"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/login?next=/triage/"
+    plain = client.get("/triage/")
+    assert plain.status_code == 302 and "/login" in plain.headers["Location"]
