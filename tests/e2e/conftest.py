@@ -93,11 +93,11 @@ def open_browser(playwright_driver, chromium, live_server):
     """
     opened = []
 
-    def open_one(viewport=LAPTOP):
+    def open_one(viewport=LAPTOP, locale="en-GB"):
         profile = tempfile.mkdtemp(prefix="muster-chromium-")
         context = playwright_driver.chromium.launch_persistent_context(
             profile, executable_path=chromium, headless=True, args=CHROMIUM_ARGS,
-            viewport=viewport, locale="en-GB", service_workers="block",
+            viewport=viewport, locale=locale, service_workers="block",
         )
         problems = Problems()
         local = urlsplit(live_server).netloc

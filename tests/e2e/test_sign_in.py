@@ -144,3 +144,26 @@ def test_the_harness_notices_a_csp_violation(open_browser):
     assert any("script-src" in v for v in page.problems.csp_violations), page.problems.csp_violations
     page.problems.csp_violations.clear()
     page.problems.console_errors.clear()
+
+
+def test_a_russian_browser_gets_russian_pages(open_browser, enrolled_user):
+    user = enrolled_user("e2e-ru")
+    page = open_browser(VIEWPORTS["phone"], locale="ru-RU")
+    response = page.goto(page.base_url + "/nowhere")
+    assert response.status == 404
+    assert page.locator("h1").inner_text() == "Страница не найдена"
+    assert page.locator("html").get_attribute("lang") == "ru"
+    page.goto(page.base_url + "/login")
+    assert page.locator("h1").inner_text() == "Войти"
+    page.fill("input[name=login]", user.login)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/login/code")
+    page.fill("input[name=code]", pyotp.TOTP(user.totp_secret).now())
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/home")
+    assert page.locator("form.signout button").inner_text() == "Выйти"
+    assert page.locator("header .role").inner_text() == "Координатор"
+    # The 404 above is logged by the browser as a failed resource: expected here.
+    page.problems.console_errors[:] = [e for e in page.problems.console_errors if "404" not in e]
+    assert page.problems.all() == []
