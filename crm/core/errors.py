@@ -31,11 +31,24 @@ MESSAGES = {
 GENERIC = (_l("Something went wrong"), _l("The request could not be completed."))
 
 
+# When even the error page cannot be rendered (the database is gone, so the signed-in
+# user cannot be loaded): plain text that needs nothing, and still no details.
+FALLBACK = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Muster</title></head>"
+            "<body><h1>Error {code}</h1><p>The request could not be completed. Please try again later.</p>"
+            "</body></html>")
+
+
 def render_error(code, headers=None):
     """The error page for ``code``, with the status and any headers (e.g. Allow)."""
     title, message = MESSAGES.get(code, GENERIC)
-    body = render_template("errors/error.html", code=code, title=title, message=message,
-                           request_id=g.get("request_id"))
+    try:
+        body = render_template("errors/error.html", code=code, title=title, message=message,
+                               request_id=g.get("request_id"))
+    except Exception as exc:  # noqa: BLE001 - the last line of defence must not raise
+        log.error("error page %s failed to render (%s) in request %s", code, exc.__class__.__name__,
+                  g.get("request_id"))
+        db.session.rollback()
+        body = FALLBACK.format(code=int(code))
     return body, code, headers or {}
 
 

@@ -164,3 +164,19 @@ def test_the_sign_in_page_and_layout_speak_the_browsers_language(client, lang):
     assert label in body
     assert {"be": "Перайсці да зместу", "ru": "Перейти к содержимому", "uk": "Перейти до вмісту",
             "pl": "Przejdź do treści"}[lang] in body
+
+
+def test_when_even_the_error_page_fails_a_plain_page_still_answers(app, client, monkeypatch):
+    from crm.security import permissions
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"the database is gone {MARKER}")
+
+    monkeypatch.setitem(app.view_functions, "core.healthz", broken)
+    monkeypatch.setattr(permissions, "current_actor", broken)
+    response = client.get("/healthz")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "Error 500" in body and MARKER not in body and "Traceback" not in body
+    assert_security_headers(response, "fallback 500")
+    assert_clean_html(body, "fallback 500")
