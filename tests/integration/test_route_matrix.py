@@ -123,3 +123,11 @@ def test_an_htmx_request_after_the_session_ended_sends_the_browser_to_sign_in(cl
     assert response.headers["HX-Redirect"] == "/login?next=/triage/"
     plain = client.get("/triage/")
     assert plain.status_code == 302 and "/login" in plain.headers["Location"]
+
+
+def test_the_view_decorator_still_refuses_when_the_matrix_is_too_lax(client, signed_in, monkeypatch):
+    staff = signed_in("staff")
+    monkeypatch.setitem(ROUTE_PERMISSIONS, "admin.users", PUBLIC)
+    assert staff.get("/admin/users").status_code == 403
+    anonymous = client.get("/admin/users")
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
