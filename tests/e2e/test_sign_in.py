@@ -167,3 +167,23 @@ def test_a_russian_browser_gets_russian_pages(open_browser, enrolled_user):
     # The 404 above is logged by the browser as a failed resource: expected here.
     page.problems.console_errors[:] = [e for e in page.problems.console_errors if "404" not in e]
     assert page.problems.all() == []
+
+
+def test_htmx_requests_carry_the_csrf_token(open_browser, enrolled_user):
+    """crm/static/js/muster.js hooks htmx 4's request event: a POST made by htmx sends X-CSRFToken."""
+    page = open_browser(VIEWPORTS["laptop"])
+    sign_in(page, enrolled_user("e2e-htmx"))
+    seen = []
+
+    def probe(route):
+        seen.append(route.request.headers)
+        route.fulfill(status=204, body="")
+
+    page.route("**/htmx-probe", probe)
+    page.evaluate("() => htmx.ajax('POST', '/htmx-probe', {swap: 'none'})")
+    page.wait_for_function("() => true")
+    assert len(seen) == 1
+    token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    assert token and seen[0].get("x-csrftoken") == token
+    assert seen[0].get("hx-request") == "true"
+    assert page.problems.all() == []
