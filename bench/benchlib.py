@@ -103,6 +103,23 @@ def load_note():
     return f"{os.cpu_count()} CPUs, load {one:.1f}/{five:.1f}"
 
 
+def server_cpu():
+    """(backend pid, CPU seconds it used so far) for this session's PostgreSQL backend.
+
+    Read from /proc, so only when the server runs on this machine; (None, 0.0)
+    otherwise (SQLite works inside this process, whose CPU time counts already).
+    """
+    if db.engine.dialect.name != "postgresql":
+        return None, 0.0
+    pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None, 0.0
+    return pid, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def backend_name(app):
     return db.engine.dialect.name
 

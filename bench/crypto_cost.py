@@ -1,12 +1,14 @@
 """Encryption + blind-indexing cost per contact, and decryption cost per contact (µs).
 
-Four figures, each the median (and p95) over ``--contacts`` synthetic people,
+Five figures, each the median (and p95) over ``--contacts`` synthetic people,
 repeated ``--rounds`` times (the median of the round medians is printed):
 
 - cipher + indexer: AES-GCM encryption of the 9 fields and every index token
   (normalisation included), called directly: the floor of the work;
 - build_contact: the same through the model (the ``Encrypted`` descriptor and
-  ``Contact.reindex``), what the services and the bulk path pay, no database;
+  ``Contact.reindex``), what the one-by-one service pays, no database;
+- bulk rows: the rows ``create_contacts_bulk`` inserts (``Encrypted.seal`` and
+  ``index_rows``, plus path and history rows), no database;
 - decrypt (cipher): 9 AES-GCM decryptions;
 - decrypt (model): reading the 9 attributes of a contact, caches cleared.
 
@@ -19,7 +21,7 @@ import benchlib
 from crm.security import blind_index
 from crm.security.crypto import crypto
 from crm.security.fields import _CACHE
-from crm.services.contacts import ENCRYPTED_FIELDS, build_contact
+from crm.services.contacts import ENCRYPTED_FIELDS, _bulk_rows, build_contact
 from crm.services.demo import fake_person
 
 INDEXED = {"full_name": blind_index.NAME_WORD, "email": blind_index.EMAIL,
@@ -75,6 +77,7 @@ def main():
         cases = [
             ("encrypt+index (cipher + indexer)", raw_encrypt, people),
             ("encrypt+index (build_contact)", build_contact, people),
+            ("encrypt+index (bulk rows)", lambda d: _bulk_rows([d], None), people),
             ("decrypt (cipher)", raw_decrypt, blobs),
             ("decrypt (model attributes)", model_decrypt, contacts),
         ]

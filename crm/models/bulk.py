@@ -3,8 +3,9 @@
 For services that create rows by the thousand (seeding, imports): PostgreSQL
 gets them through COPY, which costs the server and the client far less per row
 than a prepared INSERT per row; other databases get one Core ``executemany``.
-Rows are plain dicts that name every column to fill (no Python-side defaults
-run); they commit or roll back with the rest of the unit of work.
+Rows are plain dicts with the same keys; a column they leave out gets its
+Python-side default (``default=utcnow``...) here, as a Core insert would. The
+rows commit or roll back with the rest of the unit of work.
 """
 from sqlalchemy import insert
 
@@ -13,11 +14,28 @@ def insert_rows(session, table, rows):
     """Insert ``rows`` (dicts with the same keys) into ``table``; nothing if empty."""
     if not rows:
         return
+    defaults = _python_defaults(table, rows[0])
+    if defaults:
+        rows = [{**row, **{name: make() for name, make in defaults}} for row in rows]
     connection = session.connection()
     if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
         _copy_rows(connection, table, rows)
     else:
         connection.execute(insert(table), rows)
+
+
+def _python_defaults(table, present):
+    """(column name, value maker) for the columns ``present`` lacks that have a Python default."""
+    defaults = []
+    for column in table.columns:
+        default = column.default
+        if column.name in present or default is None or getattr(default, "is_sequence", False):
+            continue
+        if default.is_callable:
+            defaults.append((column.name, lambda d=default: d.arg(None)))
+        elif default.is_scalar:
+            defaults.append((column.name, lambda d=default: d.arg))
+    return defaults
 
 
 def _copy_rows(connection, table, rows):

@@ -88,10 +88,8 @@ def seed_contacts(count, rng=None, meetings=None, batch=1000, on_batch=None, sta
         size = min(batch, count - done)
         ids = create_contacts_bulk([fake_person(rng, start_serial + done + i) for i in range(size)])
         if meeting_ids:
-            now = utcnow()
             insert_rows(db.session, Attendance.__table__,
-                        [{"meeting_id": rng.choice(meeting_ids), "contact_id": contact_id, "created_at": now}
-                         for contact_id in ids])
+                        [{"meeting_id": rng.choice(meeting_ids), "contact_id": contact_id} for contact_id in ids])
         done += size
         if on_batch:
             on_batch(done)

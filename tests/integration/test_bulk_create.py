@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm.extensions import db
+from crm.models.bulk import insert_rows
 from crm.models import Attendance, AuditEvent, Contact, ContactIndex, PathChoice, StageChange
 from crm.security import normalize
 from crm.security.cipher import key_id_of
@@ -139,3 +140,29 @@ def test_normalisation_memo_is_scoped_and_changes_nothing():
         memo = normalize._MEMO.get()
     assert outside == inside == "+375291234567"
     assert normalize._MEMO.get() is None and len(memo) == 3
+
+
+def test_insert_rows_fills_python_defaults():
+    (contact_id,) = create_contacts_bulk([ContactData(full_name="Eglė Petrauskaitė")])
+    meeting = demo.create_meetings(random.Random(1), 1)[0]
+    insert_rows(db.session, Attendance.__table__, [{"meeting_id": meeting.id, "contact_id": contact_id}])
+    db.session.commit()
+    row = db.session.scalars(select(Attendance)).one()
+    assert row.contact_id == contact_id and isinstance(row.created_at, datetime)
+
+
+def test_stored_format_is_unchanged_by_the_cipher_caches():
+    # Decrypt by hand, from the documented format: version | key id | nonce | body, AD per cell.
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from crm.security.crypto import crypto
+    from crm.security.keyring import derive_key
+
+    (contact_id,) = create_contacts_bulk([ContactData(full_name="Jonas Jankauskas", email="jonas@example.org")])
+    db.session.commit()
+    blob = db.session.get(Contact, contact_id).email_ct
+    keyring = crypto().keyring
+    assert blob[:3] == bytes([1]) + keyring.active_id.to_bytes(2, "big")
+    aead = AESGCM(derive_key(keyring.active.enc_root, "muster:enc:v1:contact:email"))
+    plain = aead.decrypt(blob[3:15], blob[15:], f"muster:v1:contact:email:{contact_id}".encode())
+    assert plain == b"jonas@example.org"
