@@ -1,8 +1,8 @@
 """Run Muster for development: ``python -m workers.devstack`` (what ``make run`` does).
 
-Prepares the instance (key file, migrations, first admin, demo data), then runs
-the web app, one RQ worker and the cron scheduler together. They share one
-Redis: REDIS_URL if set, else the embedded server, which this process starts and
+Prepares the instance (``flask crm bootstrap``: key file, migrations, first
+admin, demo data), then runs the web app, one RQ worker and the cron scheduler
+together. They share one Redis: REDIS_URL if set, else the embedded server, which this process starts and
 holds until the others have stopped. Ctrl-C or SIGTERM stops them all; if one of
 them dies, the others are stopped too. One clear line says what happened.
 """
@@ -15,9 +15,6 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import SQLAlchemyError
 
 from config import Config
 from crm.errors import ConfigurationError
@@ -60,30 +57,8 @@ def _die_with_parent():
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def check_database(url):
-    """Fail with one line, not a migration traceback, when the database does not answer."""
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        where = engine.url.render_as_string(hide_password=True)
-        raise ConfigurationError(
-            f"the database at {where} does not answer ({exc.__class__.__name__}): "
-            "start it or set DATABASE_URL") from None
-    finally:
-        engine.dispose()
-
-
-def setup_commands():
-    flask = str(BIN / "flask")
-    commands = [[flask, "db", "upgrade"], [flask, "crm", "keys", "status"], [flask, "crm", "bootstrap"]]
-    if not os.environ.get("MUSTER_KEYRING"):
-        commands.insert(0, [flask, "crm", "keys", "generate"])
-    return commands
-
-
 def service_commands(port):
+    """The three services, by the name used in messages."""
     return {
         "web": [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
                 "--threads", "4", "--graceful-timeout", "5", "--no-control-socket", "wsgi:app"],
@@ -113,7 +88,7 @@ def stop(children):
 
 
 def watch(children, port):
-    """Announce the app once it answers; return when a child exits."""
+    """Announce the app once it answers; raise ChildDied when a service exits."""
     announced = False
     while True:
         for name, process in children.items():
@@ -148,14 +123,14 @@ def main():
     os.chmod(Config.INSTANCE_DIR, 0o700)
     children = {}
     try:
-        check_database(Config.SQLALCHEMY_DATABASE_URI)
+        # Held until we return: the embedded server shuts down with its last client.
         redis = connect(Config.REDIS_URL, Config.INSTANCE_DIR)
         env = dict(os.environ, FLASK_APP="wsgi", PYTHONUNBUFFERED="1",
                    REDIS_URL=Config.REDIS_URL or url_of(redis))
-        for argv in setup_commands():
-            if subprocess.run(argv, cwd=ROOT, env=env).returncode:
-                say(f"`{' '.join(argv[1:])}` failed (see above); nothing was started")
-                return 1
+        # Key file, migrations, keyring check, first admin and demo data (each once).
+        if subprocess.run([str(BIN / "flask"), "crm", "bootstrap"], cwd=ROOT, env=env).returncode:
+            say("`flask crm bootstrap` failed (see above); nothing was started")
+            return 1
         children = start(service_commands(port), env)
         watch(children, port)
     except ConfigurationError as exc:

@@ -1,15 +1,19 @@
-"""``flask crm bootstrap``: the first admin and demo data of a development install.
+"""``flask crm bootstrap``: everything a development install needs before it starts.
 
-``make run`` calls it on every start; it only acts on an empty install, so the
-admin's one-time password is printed once and the demo data is seeded once.
+``make run`` calls it on every start, in one process: the key file (``keys
+generate``), the migrations (``db upgrade``), a check that the keyring loads
+(``keys status``), then the first admin (``users create``) and demo data
+(``demo``) only on an empty install, so the admin's one-time password is
+printed once and the demo data is seeded once.
 """
 import click
 from flask import current_app
+from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Contact, User
-from . import demo, operator_command, users
+from . import demo, keys, operator_command, users
 
 
 @click.command("bootstrap")
@@ -19,11 +23,15 @@ from . import demo, operator_command, users
               help="Synthetic contacts to seed when there are none (0: no demo data).")
 @operator_command
 def bootstrap(login, demo_contacts):
-    """Create the first admin and seed demo data, each only once (development only)."""
+    """Prepare a development install: keys, migrations, first admin, demo data (each once)."""
     if current_app.config["ENV_NAME"] == "production":
         raise click.ClickException(
-            "bootstrap is for development: in production use `flask crm users create`")
+            "bootstrap is for development: in production use `flask db upgrade` and `flask crm users create`")
     ctx = click.get_current_context()
+    if not current_app.config["MUSTER_KEYRING"]:
+        ctx.invoke(keys.generate)
+    upgrade()
+    ctx.invoke(keys.status)
     admins = db.session.scalar(select(func.count()).select_from(User).where(User.role == "admin"))
     if admins:
         click.echo(f"{admins} admin account(s) exist; none created.")

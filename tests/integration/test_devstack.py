@@ -37,6 +37,8 @@ def count(model):
 def test_bootstrap_creates_the_admin_and_demo_data_once(runner):
     first = bootstrap(runner, "--demo-contacts", "5")
     assert first.exit_code == 0, first.output
+    assert "already exists; nothing changed" in first.output  # the session's key file is kept
+    assert "key 1: active" in first.output
     assert "Created admin 'admin'" in first.output
     lines = first.output.splitlines()
     password = lines[next(i for i, line in enumerate(lines) if "One-time password" in line) + 1]
