@@ -17,6 +17,7 @@ def insert_rows(session, table, rows):
     defaults = _python_defaults(table, rows[0])
     if defaults:
         rows = [{**row, **{name: make() for name, make in defaults}} for row in rows]
+    session.flush()  # rows may refer to objects still pending in the session
     connection = session.connection()
     if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
         _copy_rows(connection, table, rows)

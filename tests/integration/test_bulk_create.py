@@ -166,3 +166,9 @@ def test_stored_format_is_unchanged_by_the_cipher_caches():
     aead = AESGCM(derive_key(keyring.active.enc_root, "muster:enc:v1:contact:email"))
     plain = aead.decrypt(blob[3:15], blob[15:], f"muster:v1:contact:email:{contact_id}".encode())
     assert plain == b"jonas@example.org"
+
+
+def test_bulk_rows_roll_back_with_the_unit_of_work():
+    create_contacts_bulk([ContactData(**ALES)])
+    db.session.rollback()
+    assert (_count(Contact), _count(ContactIndex), _count(PathChoice), _count(AuditEvent)) == (0, 0, 0, 0)
