@@ -112,6 +112,10 @@ def _healthy(port):
 def main():
     signal.signal(signal.SIGINT, _signalled)
     signal.signal(signal.SIGTERM, _signalled)
+    if os.environ.get("MUSTER_ENV") == "production":
+        say("make run is for development: in production run gunicorn, workers and cron "
+            "as services (see docs/operations.md)")
+        return 2
     port = os.environ.get("PORT", "5000")
     if not port.isdigit() or not 0 < int(port) < 65536:
         say(f"PORT={port!r} is not a port number: set PORT to e.g. 5001")
