@@ -53,7 +53,7 @@ def seed_everything(make_contact, make_user, copies=5):
 
 def snapshot():
     """{(table, id): {field: plain value}} for every row of every encrypted table."""
-    db.session.expire_all()
+    db.session.remove()  # end any read transaction: other processes wrote since
     values = {}
     for model in ENCRYPTED_MODELS:
         for row in db.session.scalars(select(model)):
@@ -98,7 +98,7 @@ def stored_key_ids():
 def assert_rotated(key_id, before, counts_before, searchable):
     """Everything is under ``key_id``, decrypts to what it was, and is found again."""
     crypto().reload()
-    db.session.expire_all()
+    db.session.remove()  # end any read transaction: other processes wrote since
     values, index = stored_key_ids()
     assert set(values) == {key_id}, values
     assert set(index) == {key_id}, index

@@ -58,8 +58,16 @@ def hits(blob, needles):
 # -- readers of the raw stores ---------------------------------------------------------
 
 def sqlite_bytes(database_url):
+    """The database file and its -wal, read by another process.
+
+    Never open these files in this process: closing any descriptor of the database file
+    drops this process's POSIX locks on it, and SQLite in another process may then
+    delete the -wal and -shm under our open connections.
+    """
     path = Path(database_url.removeprefix("sqlite:///"))
-    return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+    files = [str(p) for p in (path, Path(f"{path}-wal")) if p.exists()]
+    result = subprocess.run(["cat", *files], capture_output=True, timeout=60, check=True)
+    return result.stdout
 
 
 def postgres_rows_text():

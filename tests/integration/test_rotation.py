@@ -81,7 +81,7 @@ def test_retire_before_rotation_is_refused(make_contact, make_user, flask_cli, k
 
     # Everything is still readable (key 1 is kept) and writes go under key 2.
     crypto().reload()
-    db.session.expire_all()
+    db.session.remove()  # end any read transaction: other processes wrote since
     from crm.models import Contact
 
     contact = db.session.get(Contact, searchable[0])

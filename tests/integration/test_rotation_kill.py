@@ -72,7 +72,7 @@ def test_rotation_killed_halfway_resumes(app, backend_urls, flask_cli, start_wor
     assert f"Resuming rotation {rotation_id} at {done}/{total} rows." in resumed.stdout
     run_worker("maintenance")
 
-    db.session.expire_all()
+    db.session.remove()  # end any read transaction: other processes wrote since
     rotation = db.session.get(KeyRotation, rotation_id)
     assert (rotation.status, rotation.done, rotation.total) == ("done", ROWS, ROWS)
     assert db.session.query(KeyRotation).count() == 1
@@ -94,12 +94,12 @@ def test_periodic_resume_requeues_an_abandoned_rotation(app, make_contact, flask
     get_redis(app).flushdb()  # the job is lost (Redis restarted without persistence)
 
     resumed = resume_key_rotation()
-    db.session.expire_all()
+    db.session.remove()  # end any read transaction: other processes wrote since
     rotation = db.session.query(KeyRotation).one()
     assert resumed == {"rotation": rotation.id, "queued": rotation.job_id}
     assert rotation.job_id.startswith(f"rotate-keys-{rotation.id}-")
     run_worker("maintenance")
-    db.session.expire_all()
+    db.session.remove()  # end any read transaction: other processes wrote since
     assert db.session.get(KeyRotation, rotation.id).status == "done"
     assert_rotated(2, before, counts, [uuid.UUID(i) for t, i in before if t == "contact"])
     assert resume_key_rotation() == {"rotation": None}
