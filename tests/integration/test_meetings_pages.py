@@ -159,3 +159,18 @@ def test_restricted_paths_and_people_hidden_on_the_meeting_page(signed_in, meeti
     refused = post_capture(plain, meeting, {"full_name": "Try Hidden", "email": "t@example.org",
                                             "paths": ["combat_service"]})
     assert refused.status_code == 400 and 'id="paths-error"' in refused.get_data(as_text=True)
+
+
+def test_duplicate_and_attach_work_without_javascript(signed_in, meeting, make_contact):
+    existing = make_contact("Jonas Testas", email="jonas@example.org")
+    client = signed_in("coordinator")
+    typed = {"full_name": "Jonas Testas", "email": "JONAS@example.org", "city": "Vilnius"}
+    warned = post_capture(client, meeting, typed)
+    body = warned.get_data(as_text=True)
+    assert warned.status_code == 200 and "<html" in body  # the whole meeting page, candidates inside
+    assert "This person may already be known" in body and 'value="Vilnius"' in body
+    attached = post_capture(client, meeting, {**typed, "attach_to": str(existing.id)})
+    assert attached.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Contact, existing.id).city == "Vilnius"
+    assert db.session.query(Contact).count() == 1
