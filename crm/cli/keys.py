@@ -83,9 +83,13 @@ def rotate(new_key, inline, wait):
     if inline:
         _run_inline(rotation_id)
         return
-    key_service.queue_rotation(rotation)
+    job_id = key_service.queue_rotation(rotation)
     db.session.commit()
-    click.echo(f"Rotation {rotation_id} queued on the 'maintenance' queue.")
+    if job_id:
+        click.echo(f"Rotation {rotation_id} queued on the 'maintenance' queue.")
+    else:
+        click.echo(f"Rotation {rotation_id} is already queued or running as job {rotation.job_id} "
+                   "(if its worker died, RQ releases the job within a few minutes and the cron resumes it).")
     if wait:
         _follow(rotation_id)
 

@@ -60,6 +60,11 @@ def test_rotation_killed_halfway_resumes(app, backend_urls, flask_cli, start_wor
     assert KILL_AFTER <= done < total == ROWS
     assert "Traceback" not in worker.output_path.read_text()
 
+    # Right after the kill RQ still holds the job as started: nothing is queued twice.
+    early = flask_cli("keys", "rotate", "--no-wait")
+    assert early.returncode == 0, early.stderr
+    assert "is already queued or running as job rotate-keys-" in early.stdout
+
     # RQ marks a job abandoned once its heartbeat expires (about 90 s after the kill);
     # clean the started registry as of that moment instead of sleeping through it.
     connection = get_redis(app)
