@@ -21,7 +21,7 @@ def _create(**fields):
     return result
 
 
-def test_create_stores_only_ciphertext_and_audits(make_contact):
+def test_create_stores_only_ciphertext_and_audits(app):
     result = _create(email="jan@example.org", phone="+48 600 100 200", city="Kraków",
                      paths=("volunteering", "joint_projects"))
     contact = result.contact

@@ -1,12 +1,14 @@
 """Jobs are queued by name with ids only, as JSON, and only once the transaction commits."""
 import json
 import uuid
+import zlib
 
 import pytest
 from rq.job import Job
 
 from crm import jobs
 from crm.extensions import db
+from crm.models import AuditEvent
 from crm.redis_conn import get_redis
 from crm.security import audit
 
@@ -36,8 +38,6 @@ def test_job_payload_in_redis_is_json_not_pickle(app):
     row_id = uuid.uuid4()
     jobs.enqueue_now("workers.jobs.rotate_keys", row_id, queue="maintenance", job_id="json-check")
     raw = get_redis(app).hget("rq:job:json-check", "data")
-    import zlib
-
     payload = json.loads(zlib.decompress(raw))
     assert payload[0] == "workers.jobs.rotate_keys" and payload[2] == [str(row_id)]
 
@@ -65,7 +65,5 @@ def test_unreachable_redis_after_commit_keeps_the_commit(app, captured_logs):
         app.extensions["muster.redis"], app.config["REDIS_URL"] = saved_client, saved_url
     assert any("could not queue workers.jobs.rotate_keys after commit" in line for line in captured_logs)
     db.session.remove()
-    from crm.models import AuditEvent
-
     assert db.session.query(AuditEvent).filter_by(action="test.enqueue").count() == 1
     assert _queued(app) == []
