@@ -74,16 +74,30 @@ def start(commands, env):
             for name, argv in commands.items()}
 
 
+def _alive(process):
+    """Whether anything of this service's process group still runs (a dead
+    worker's scheduler process, say, which would keep Redis open)."""
+    process.poll()  # reap the leader, so that it does not count as a zombie
+    try:
+        os.killpg(process.pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def stop(children):
-    """SIGTERM (warm stop), then again (cold stop: RQ ends its job), then SIGKILL."""
+    """SIGTERM each group (warm stop), again (cold stop: RQ ends its job), then SIGKILL."""
     for sig, wait in ((signal.SIGTERM, STOP_WAIT), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-        running = [p for p in children.values() if p.poll() is None]
+        running = [p for p in children.values() if _alive(p)]
         if not running:
             return
         for process in running:
-            os.killpg(process.pid, sig)
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                pass  # ended since we looked
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and any(p.poll() is None for p in running):
+        while time.monotonic() < deadline and any(_alive(p) for p in running):
             time.sleep(0.1)
 
 

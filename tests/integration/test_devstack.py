@@ -83,6 +83,7 @@ class Stack:
     """A running ``python -m workers.devstack`` and its output file."""
 
     def __init__(self, instance):
+        self.instance = instance
         self.port = _free_port()
         self.log = instance / f"devstack-{self.port}.log"
         self.handle = open(self.log, "w")
@@ -99,6 +100,15 @@ class Stack:
             assert self.process.poll() is None, self.output()[-3000:]
             assert time.monotonic() < deadline, self.output()[-3000:]
             time.sleep(0.2)
+
+    def everything(self):
+        """Every process the stack runs: services, their children, the embedded Redis."""
+        services = list(self.services().values())
+        redis_dir = str(self.instance / "redis")
+        embedded = [p for p in psutil.process_iter(["name", "cwd"])
+                    if p.info["name"] == "redis-server" and p.info["cwd"] == redis_dir]
+        assert len(embedded) == 1
+        return [*services, *(c for s in services for c in s.children(recursive=True)), *embedded]
 
     def services(self):
         """The supervisor's direct children by role (web, worker, cron)."""
@@ -146,7 +156,7 @@ def test_devstack_serves_web_worker_and_cron_and_stops_on_sigint(stack):
     status, body = stack.get("/healthz")
     assert status == 200 and json.loads(body)["checks"] == {"database": "ok", "redis": "ok"}
     assert stack.get("/")[0] == 200
-    tree = [p for s in services.values() for p in [s, *s.children(recursive=True)]]
+    tree = stack.everything()
 
     stack.process.send_signal(signal.SIGINT)
     assert stack.wait_for_exit() == 0, stack.output()[-3000:]
@@ -156,10 +166,10 @@ def test_devstack_serves_web_worker_and_cron_and_stops_on_sigint(stack):
 
 def test_a_dying_worker_stops_the_others_with_one_line(stack):
     stack.wait_until_running()
-    services = stack.services()
-    services["worker"].kill()
+    tree = stack.everything()
+    stack.services()["worker"].kill()
     assert stack.wait_for_exit() == 1
-    assert _all_gone([services["web"], services["cron"]])
+    assert _all_gone(tree)  # the worker's own scheduler process and Redis too
     assert "the worker stopped unexpectedly" in stack.output()
 
 
