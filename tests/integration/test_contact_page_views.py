@@ -150,3 +150,29 @@ def test_search_shows_a_bounded_list_and_says_how_many_more(signed_in, make_cont
     body = body.get_data(as_text=True)
     assert "3 people found" in body and "1 more match is not shown" in body
     assert body.count('href="/contacts/') - body.count('href="/contacts/"') == 2
+
+
+def test_a_save_racing_another_in_the_same_instant_is_a_conflict_too(signed_in, make_contact, monkeypatch):
+    """The other save commits between our load and our write: the version check at flush catches it."""
+    from sqlalchemy import update
+
+    from crm.services import contact_edit
+
+    contact = make_contact("Race Test", email="race@example.org")
+    client = signed_in("coordinator")
+    form = edit_form(client, contact)
+    real_update = contact_edit.update_contact
+
+    def racing(target, values, seen, user, region):
+        # Another request commits after this one loaded the contact and before it writes.
+        with db.engine.begin() as conn:
+            conn.execute(update(Contact.__table__).where(Contact.__table__.c.id == target.id)
+                         .values(version_id=Contact.__table__.c.version_id + 1))
+        return real_update(target, values, seen, user, region)
+
+    monkeypatch.setattr(contact_edit, "update_contact", racing)
+    response = client.post(f"/contacts/{contact.id}/edit", data={**form, "city": "Toruń"})
+    assert response.status_code == 409
+    assert "Changed by someone else" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Contact, contact.id).city is None
