@@ -7,6 +7,8 @@ permissions, so restricted paths leave no trace without clearance.
 """
 from dataclasses import dataclass
 
+import phonenumbers
+
 from sqlalchemy import select
 
 from ..extensions import db
@@ -41,6 +43,17 @@ def _logins(ids):
     return dict(db.session.execute(select(User.id, User.login).where(User.id.in_(ids))).all())
 
 
+def readable_phone(value):
+    """``+48 600 100 201`` rather than ``+48600100201`` (anything unparseable as it is)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return value
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 def _mentions_restricted(details):
     details = details or {}
     named = {details.get("path")} | set(details.get("paths") or ())
@@ -50,6 +63,7 @@ def _mentions_restricted(details):
 def build(contact, user):
     """The view of a contact ``user`` may see (the caller loaded it with load_visible)."""
     fields = {name: getattr(contact, name) for name in EDITABLE}
+    fields["phone"] = readable_phone(fields["phone"])
     choices = permissions.visible_paths(user, contact)
     logins = _logins(change.actor_id for choice in choices for change in choice.history)
     paths = [PathView(choice, [(change, logins.get(change.actor_id)) for change in choice.history])

@@ -108,4 +108,11 @@ def test_capture_at_a_meeting_then_triage_and_assign_on_a_phone(open_browser, co
     page.locator("#bulk-form button", has_text="Apply to ticked").click()
     page.locator("#queue .flash", has_text="2 contacts marked not a fit.").wait_for()
     assert page.locator("table.queue tbody tr").count() == 0
+
+    # The contact page of the person assigned: everything on one phone-wide column.
+    page.goto(f"{page.base_url}/contacts/{assigned.id}")
+    assert page.locator("h1").inner_text() == "Anna Testowa"
+    assert "Interested" in page.locator("#paths").inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shoot(page, "contact-phone.png")
     assert page.problems.all() == []
