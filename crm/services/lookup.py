@@ -24,8 +24,8 @@ def created_order(contact):
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def candidate_ids(spec, raw, limit=500):
-    """Ids of contacts whose index for ``spec`` holds a token of ``raw`` under any live key."""
+def _token_clause(spec, raw):
+    """WHERE clause for the index rows of ``raw`` under every live key (None if no token)."""
     indexer = crypto().indexer
     clauses = []
     for key_id in indexer.keyring.ids():
@@ -33,13 +33,16 @@ def candidate_ids(spec, raw, limit=500):
         if tokens:
             clauses.append(and_(ContactIndex.key_id == key_id, ContactIndex.token.in_(tokens)))
     if not clauses:
+        return None
+    return and_(ContactIndex.field == spec.name, or_(*clauses))
+
+
+def candidate_ids(spec, raw, limit=500):
+    """Ids of contacts whose index for ``spec`` holds a token of ``raw`` under any live key."""
+    clause = _token_clause(spec, raw)
+    if clause is None:
         return []
-    query = (
-        select(ContactIndex.contact_id)
-        .where(ContactIndex.field == spec.name, or_(*clauses))
-        .distinct()
-        .limit(limit)
-    )
+    query = select(ContactIndex.contact_id).where(clause).distinct().limit(limit)
     return list(db.session.execute(query).scalars())
 
 
@@ -85,15 +88,31 @@ def find_by_name_word(word):
     return find(blind_index.NAME_WORD, word)
 
 
-def find_by_name(full_name):
-    """Contacts that share every word of ``full_name`` (in any order)."""
+def find_by_name(full_name, limit=500):
+    """Contacts that share every word of ``full_name`` (in any order).
+
+    The words are intersected in SQL first, so a common given name does not
+    fill the candidate list; only contacts holding a token of every word are
+    decrypted and compared word by word.
+    """
     words = normalize.name_words(full_name)
     if not words:
         return []
-    matches = None
+    conditions = []
     for word in words:
-        ids = {c.id for c in find_by_name_word(word)}
-        matches = ids if matches is None else matches & ids
-        if not matches:
+        clause = _token_clause(blind_index.NAME_WORD, word)
+        if clause is None:
             return []
-    return sorted(_load(matches), key=created_order)
+        conditions.append(Contact.id.in_(select(ContactIndex.contact_id).where(clause)))
+    ids = list(db.session.execute(select(Contact.id).where(*conditions).limit(limit)).scalars())
+    indexer = crypto().indexer
+    wanted = [indexer.normalized_values(blind_index.NAME_WORD, word) for word in words]
+    found = []
+    for contact in _load(ids):
+        name = contact.full_name
+        if name is None or name is UNREADABLE:
+            continue
+        tokens = indexer.normalized_values(blind_index.NAME_WORD, name)
+        if all(tokens & variants for variants in wanted):
+            found.append(contact)
+    return sorted(found, key=created_order)

@@ -55,7 +55,7 @@ def search(query, regions=DEFAULT_PHONE_REGIONS):
         for e164 in phone_readings(query, regions):
             for contact in lookup.find_by_phone(e164):
                 found.setdefault(contact.id, contact)
-        return SearchResult(kind, sorted(found.values(), key=lambda c: c.created_at))
+        return SearchResult(kind, sorted(found.values(), key=lookup.created_order))
     if kind == "name":
         return SearchResult(kind, lookup.find_by_name(query))
     return SearchResult("empty")
