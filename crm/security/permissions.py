@@ -111,11 +111,23 @@ def contact_clause(user):
     if not _granted(user, "contacts.view_all"):
         clauses.append(Contact.assignee_id == user.id)
     if not has_clearance(user):
-        choice = aliased(PathChoice)
-        unrestricted = exists().where(choice.contact_id == Contact.id, choice.path.not_in(RESTRICTED_PATHS))
-        any_path = exists().where(choice.contact_id == Contact.id)
-        clauses.append(or_(unrestricted, ~any_path))
+        clauses.append(Contact.id.not_in(_only_restricted_contact_ids()))
     return and_(true(), *clauses)
+
+
+def _only_restricted_contact_ids():
+    """Contacts whose every path is restricted: hidden without clearance.
+
+    One uncorrelated subquery over the restricted choices (a minority), which the
+    database hashes once, instead of two correlated EXISTS per contact row.
+    """
+    restricted = aliased(PathChoice)
+    other = aliased(PathChoice)
+    return select(restricted.contact_id).where(
+        restricted.path.in_(RESTRICTED_PATHS),
+        ~exists().where(other.contact_id == restricted.contact_id,
+                        other.path.not_in(RESTRICTED_PATHS)),
+    )
 
 
 def _visible_contact_ids(user):
