@@ -105,6 +105,16 @@ def app(backend_urls, instance_dir, keyring_file):
         yield application
         db.session.remove()
         db.engine.dispose()
+        if not redis_url:
+            _stop_embedded_redis(application)
+
+
+def _stop_embedded_redis(application):
+    """Stop the session's embedded Redis: its folder is deleted with the tmp dir."""
+    try:
+        get_redis(application).shutdown(nosave=True)
+    except redis_lib.RedisError:
+        pass  # a server that shuts down drops the connection before it answers
 
 
 @pytest.fixture(scope="session")
