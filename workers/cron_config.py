@@ -5,3 +5,5 @@ from workers import periodic
 
 # Resume a key rotation whose worker died (the database holds its cursor).
 cron.register(periodic.resume_key_rotation, "maintenance", interval=300)
+# Audit events keep the client address only for AUDIT_IP_RETENTION_DAYS.
+cron.register(periodic.forget_audit_addresses, "maintenance", interval=24 * 3600)

@@ -11,3 +11,12 @@ def resume_key_rotation():
             return {"rotation": None}
         job_id = keys.queue_rotation(rotation)
         return {"rotation": rotation.id, "queued": job_id}
+
+
+def forget_audit_addresses():
+    """Blank client addresses in audit events older than AUDIT_IP_RETENTION_DAYS."""
+    from crm.security import audit
+
+    with job_context() as app:
+        days = app.config["AUDIT_IP_RETENTION_DAYS"]
+        return {"blanked": audit.forget_client_addresses(days), "older_than_days": days}

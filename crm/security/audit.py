@@ -8,16 +8,19 @@ Details must never hold personal data — ids, counts and field names only.
 """
 import contextvars
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, timedelta
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, select, text, update
 from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..models.audit import AuditEvent
 from ..models.base import utcnow
+from .crypto import crypto
+from .keyring import derive_key
 
 GENESIS = "0" * 64
 _PG_CHAIN_LOCK = 0x4D555354  # "MUST": one advisory lock serialises chain appends
@@ -50,7 +53,7 @@ def record(action, target_type=None, target_id=None, session=None, **details):
     """Add one audit event to the session (hash filled in at flush)."""
     ctx = _context.get()
     session = session or db.session
-    ip_digest = hashlib.sha256(ctx.ip.encode()).hexdigest() if ctx.ip else None
+    ip_digest = _address_digest(ctx.ip) if ctx.ip else None
     audit_event = AuditEvent(
         at=utcnow(), actor_id=ctx.actor_id, action=action, target_type=target_type,
         target_id=None if target_id is None else str(target_id),
@@ -59,6 +62,30 @@ def record(action, target_type=None, target_id=None, session=None, **details):
     session.add(audit_event)
     session.info.setdefault("audit_pending", []).append(audit_event)
     return audit_event
+
+
+def _address_digest(ip):
+    """Keyed digest of a client address: the chain covers it, so the address can go.
+
+    Unkeyed SHA-256 of an IPv4 address is reversed by trying all 2^32 of them; an
+    HMAC under a key derived from the keyring's index root is not, without the key.
+    """
+    root = crypto().keyring.active.idx_root
+    return hmac.new(derive_key(root, "muster:audit:ip"), ip.encode(), hashlib.sha256).hexdigest()
+
+
+def forget_client_addresses(older_than_days):
+    """Blank the client address of events older than the retention period.
+
+    The hash chain covers the address's keyed digest, not the address, so the
+    chain still verifies afterwards. Returns how many events were changed.
+    """
+    cutoff = utcnow() - timedelta(days=older_than_days)
+    result = db.session.execute(
+        update(AuditEvent).where(AuditEvent.at < cutoff, AuditEvent.ip.is_not(None)).values(ip=None)
+    )
+    db.session.flush()
+    return result.rowcount
 
 
 def compute_hash(prev_hash, audit_event):
