@@ -18,18 +18,9 @@ from crm.models import Contact, Meeting
 from crm.services.meetings import MeetingData, create_meeting
 from tests.auth_helpers import csrf_token
 from tests.integration.leak_jobs import markers
-from tests.integration.test_leak_scan import hits, needles_of, scan_everything
+from tests.integration.test_leak_scan import hits, needles_of, scan_everything, sql_logged  # noqa: F401
 
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def sql_logged():
-    logger = logging.getLogger("sqlalchemy.engine")
-    previous = logger.level
-    logger.setLevel(logging.INFO)
-    yield
-    logger.setLevel(previous)
 
 
 @pytest.mark.slow
