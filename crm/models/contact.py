@@ -60,6 +60,10 @@ class Contact(db.Model):
     created_at = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     updated_at = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     version_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    # True when the contact has paths and every one is restricted: then it is invisible
+    # without clearance. Derived from PathChoice and kept by crm.services.contacts (see
+    # refresh_visibility), so that the permission filter is a column test, not a subquery.
+    only_restricted_paths: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
     __mapper_args__ = {"version_id_col": version_id}
 

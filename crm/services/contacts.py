@@ -2,10 +2,20 @@
 
 Services validate, change the models, add audit events and flush; the caller (a
 request, a CLI command or a job) commits once.
+
+``Contact.only_restricted_paths`` (every path chosen is restricted: hidden
+without clearance) is derived from the contact's PathChoice rows and the
+permission filter trusts it. ``create_contact``, ``create_contacts_bulk`` and
+``move_stage`` keep it right in the same transaction. Any other code that adds,
+removes or re-parents PathChoice rows (a merge, an import, an erasure, raw SQL)
+must go through them or call ``refresh_visibility(contact_ids)`` before commit.
 """
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
+
+from sqlalchemy import and_, exists, update
+from sqlalchemy.orm import aliased
 
 from ..errors import NotFound, ServiceError
 from ..extensions import db
@@ -13,7 +23,7 @@ from ..models import Contact, ContactIndex, PathChoice, StageChange
 from ..models.base import utcnow
 from ..models.bulk import insert_rows
 from ..models.contact import index_rows
-from ..models.enums import CLOSED_STAGES, CONTACT_SOURCES, PATHS, STAGES
+from ..models.enums import CLOSED_STAGES, CONTACT_SOURCES, PATHS, RESTRICTED_PATHS, STAGES
 from ..security import audit, normalize
 from ..security.crypto import crypto
 from . import lookup
@@ -150,6 +160,7 @@ def build_contact(data, actor_id=None):
         choice = PathChoice(id=uuid.uuid4(), path=path, stage="interested")
         choice.history.append(StageChange(from_stage=None, to_stage="interested", actor_id=actor_id))
         contact.paths.append(choice)
+    contact.only_restricted_paths = only_restricted(data.paths)
     return contact
 
 
@@ -194,7 +205,8 @@ def _bulk_rows(datas, actor_id):
         row = {"id": contact_id, "source": data.source, "status": "new",
                "preferred_locale": data.preferred_locale, "consent_version": data.consent_version,
                "consent_at": now if data.consent_version else None,
-               "created_at": now, "updated_at": now, "version_id": 1}
+               "created_at": now, "updated_at": now, "version_id": 1,
+               "only_restricted_paths": only_restricted(data.paths)}
         for column in fields:
             value = column.clean(getattr(data, column.name))
             row[column.column_attr] = column.seal(contact_id, value)
@@ -242,7 +254,43 @@ def move_stage(contact_id, path, to_stage, actor_id=None, by_rule=False):
         choice.stage = to_stage
     change = StageChange(from_stage=from_stage, to_stage=to_stage, actor_id=actor_id, by_rule=by_rule)
     choice.history.append(change)
+    contact.only_restricted_paths = only_restricted(p.path for p in contact.paths)
     contact.updated_at = utcnow()
     db.session.flush()
     audit.record("path.stage", "contact", contact.id, path=path, from_stage=from_stage, to_stage=to_stage)
     return change
+
+
+def only_restricted(paths):
+    """True when ``paths`` is not empty and every one is restricted (hidden without clearance)."""
+    paths = set(paths)
+    return bool(paths) and paths <= RESTRICTED_PATHS
+
+
+REFRESH_CHUNK = 1000
+
+
+def refresh_visibility(contact_ids):
+    """Re-derive ``only_restricted_paths`` of ``contact_ids`` from their PathChoice rows, in SQL.
+
+    For code that changes path choices other than through this module (a merge
+    moving paths to the survivor, an erasure, raw SQL or COPY). Flushes first, so
+    pending ORM changes count; loaded contacts are updated too. Flushes only.
+    """
+    db.session.flush()
+    restricted = aliased(PathChoice)
+    other = aliased(PathChoice)
+    derived = and_(
+        exists().where(restricted.contact_id == Contact.id, restricted.path.in_(RESTRICTED_PATHS)),
+        ~exists().where(other.contact_id == Contact.id, other.path.not_in(RESTRICTED_PATHS)),
+    )
+    ids = list(dict.fromkeys(contact_ids))
+    for start in range(0, len(ids), REFRESH_CHUNK):
+        chunk = ids[start:start + REFRESH_CHUNK]
+        db.session.execute(
+            update(Contact).where(Contact.id.in_(chunk)).values(only_restricted_paths=derived)
+            .execution_options(synchronize_session=False))
+        for contact_id in chunk:
+            loaded = db.session.identity_map.get(db.session.identity_key(Contact, contact_id))
+            if loaded is not None:
+                db.session.expire(loaded, ["only_restricted_paths"])
