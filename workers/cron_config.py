@@ -7,3 +7,5 @@ from workers import periodic
 cron.register(periodic.resume_key_rotation, "maintenance", interval=300)
 # Audit events keep the client address only for AUDIT_IP_RETENTION_DAYS.
 cron.register(periodic.forget_audit_addresses, "maintenance", interval=24 * 3600)
+# Uploaded sheets, rejected-row files and exports expire; their bytes go with them.
+cron.register(periodic.purge_expired_files, "maintenance", interval=900)

@@ -20,3 +20,11 @@ def forget_audit_addresses():
     with job_context() as app:
         days = app.config["AUDIT_IP_RETENTION_DAYS"]
         return {"blanked": audit.forget_client_addresses(days), "older_than_days": days}
+
+
+def purge_expired_files():
+    """Delete expired stored files (uploads, rejected rows, exports) and orphaned bytes."""
+    from crm.services import files
+
+    with job_context():
+        return files.purge_expired()

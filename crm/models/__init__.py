@@ -7,6 +7,7 @@ from .meeting import Attendance, Meeting, meeting_host
 from .note import ContactNote
 from .outbox import Outbox
 from .session import UserSession
+from .stored_file import StoredFile
 from .triage import ContactTriage
 from .user import RecoveryCode, User
 
@@ -16,6 +17,6 @@ ENCRYPTED_MODELS = (Contact, FollowUp, User, Meeting, Outbox, ContactNote)
 __all__ = [
     "AuditEvent", "Attendance", "Contact", "ContactIndex", "ContactNote", "ContactTriage", "ENCRYPTED_MODELS",
     "FollowUp",
-    "KeyRotation", "Meeting", "Outbox", "PathChoice", "RecoveryCode", "StageChange", "User", "UserSession",
+    "KeyRotation", "Meeting", "Outbox", "PathChoice", "RecoveryCode", "StageChange", "StoredFile", "User", "UserSession",
     "meeting_host",
 ]

@@ -183,6 +183,10 @@ def retire_key(key_id):
     if key_id == keys.keyring.active_id:
         raise ServiceError(f"key {key_id} is the active key; rotate to a new key first")
     keys.keyring.get(key_id)
+    # Stored files (uploads, exports) keep their chunks; only their wrapped key moves.
+    from .files import rewrap_all
+
+    rewrap_all()
     report = verify_keys()
     if report.values_by_key.get(key_id) or report.index_rows_by_key.get(key_id):
         raise ServiceError(
