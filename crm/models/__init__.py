@@ -6,6 +6,7 @@ from .maintenance import KeyRotation
 from .meeting import Attendance, Meeting, meeting_host
 from .note import ContactNote
 from .outbox import Outbox
+from .registration import PendingRegistration
 from .session import UserSession
 from .stored_file import StoredFile
 from .triage import ContactTriage
@@ -13,10 +14,12 @@ from .user import RecoveryCode, User
 
 # Models whose rows hold Encrypted values (what rotation and verification walk).
 ENCRYPTED_MODELS = (Contact, FollowUp, User, Meeting, Outbox, ContactNote)
+# Pending self-registrations hold encrypted values too (rotation re-encrypts them).
+ENCRYPTED_MODELS = ENCRYPTED_MODELS + (PendingRegistration,)
 
 __all__ = [
     "AuditEvent", "Attendance", "Contact", "ContactIndex", "ContactNote", "ContactTriage", "ENCRYPTED_MODELS",
     "FollowUp",
-    "KeyRotation", "Meeting", "Outbox", "PathChoice", "RecoveryCode", "StageChange", "StoredFile", "User", "UserSession",
+    "KeyRotation", "Meeting", "Outbox", "PathChoice", "PendingRegistration", "RecoveryCode", "StageChange", "StoredFile", "User", "UserSession",
     "meeting_host",
 ]
