@@ -15,5 +15,8 @@ ROLES = ("admin", "coordinator", "staff")
 
 FOLLOWUP_KINDS = ("call", "message", "meeting", "interview", "vetting", "training_intake", "send_information")
 FOLLOWUP_STATUSES = ("open", "done", "cancelled")
+# Who gets a rule's follow-up, and how a pool of cleared coordinators shares them.
+RULE_ASSIGN_TO = ("contact_assignee", "user", "cleared_coordinator")
+RULE_STRATEGIES = ("least_loaded", "round_robin")
 
 OUTBOX_STATUSES = ("pending", "sent", "failed")

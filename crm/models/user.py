@@ -30,6 +30,9 @@ class User(db.Model):
     totp_secret_ct = ciphertext_column()
     totp_secret = Encrypted()
     totp_enabled_at = mapped_column(DateTime(timezone=True))
+    # Where reminders and digests go (counts and links only); none means no staff mail.
+    email_ct = ciphertext_column()
+    email = Encrypted()
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(String(16), default="staff")
     restricted_clearance: Mapped[bool] = mapped_column(Boolean, default=False)
