@@ -40,6 +40,9 @@ class Config:
     RQ_FAILURE_TTL = _env_int("RQ_FAILURE_TTL", 7 * 24 * 3600)
     RQ_RESULT_TTL = _env_int("RQ_RESULT_TTL", 24 * 3600)
     KEY_ROTATION_BATCH = _env_int("KEY_ROTATION_BATCH", 500)
+    # Sign-up sheet imports: largest upload accepted, and rows committed per batch.
+    IMPORT_MAX_BYTES = _env_int("IMPORT_MAX_BYTES", 20 * 1024 * 1024)
+    IMPORT_BATCH = _env_int("IMPORT_BATCH", 500)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     SESSION_COOKIE_HTTPONLY = True

@@ -26,3 +26,17 @@ def rotate_keys(rotation_id):
                 job.meta.update(done=rotation[0], total=rotation[1])
                 job.save_meta()
         return {"rotation": rotation_id, "status": "done"}
+
+
+def run_import(import_id):
+    """Import a stored sign-up sheet batch by batch (the file is read from the encrypted store).
+
+    Each batch commits its contacts, per-row outcomes and the cursor together, so a
+    worker killed half-way resumes after the last committed batch when queued again.
+    """
+    from crm.services import imports
+
+    with job_context():
+        for run in imports.process(import_id):
+            db.session.commit()
+        return {"import": str(import_id), "status": "done"}

@@ -61,6 +61,7 @@ def _register():
 
     for module in (audit, bootstrap, demo, keys, users):
         crm_group.add_command(module.group)
+    from . import imports  # noqa: F401 -- defines `flask crm import` on crm_group
 
 
 _register()

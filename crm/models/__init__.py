@@ -3,6 +3,7 @@ from .audit import AuditEvent
 from .contact import Contact, ContactIndex, PathChoice, StageChange
 from .followup import FollowUp
 from .followup_rule import FollowUpRule, FollowUpRuleVersion
+from .imports import ImportRow, ImportRun
 from .maintenance import KeyRotation
 from .meeting import Attendance, Meeting, meeting_host
 from .note import ContactNote
@@ -20,7 +21,7 @@ ENCRYPTED_MODELS = ENCRYPTED_MODELS + (PendingRegistration,)
 
 __all__ = [
     "AuditEvent", "Attendance", "Contact", "ContactIndex", "ContactNote", "ContactTriage", "ENCRYPTED_MODELS",
-    "FollowUp", "FollowUpRule", "FollowUpRuleVersion",
+    "FollowUp", "ImportRow", "ImportRun", "FollowUpRule", "FollowUpRuleVersion",
     "KeyRotation", "Meeting", "Outbox", "PathChoice", "PendingRegistration", "RecoveryCode", "StageChange", "StoredFile", "User", "UserSession",
     "meeting_host",
 ]

@@ -1,0 +1,149 @@
+"""Finding, for a batch of parsed rows, the contacts they already are.
+
+One query per index for the whole batch (email and phone tokens, then name-word
+tokens for rows with a city and no reach match), then the candidates are
+decrypted and compared exactly: same email, same phone, or every name word
+(Cyrillic or Latin) and the same city. Contacts the importer may not see are
+never matched (the row becomes a new contact, which a cleared coordinator can
+merge), so an import cannot probe for hidden people.
+"""
+from collections import defaultdict
+
+from sqlalchemy import and_, select
+
+from ..extensions import db
+from ..models import Contact, ContactIndex, ImportRow
+from ..security import blind_index, normalize, permissions
+from ..security.crypto import crypto
+from ..security.fields import UNREADABLE
+from .import_rows import same_words
+
+CHUNK = 2000
+
+
+def _token_rows(field, tokens):
+    """(contact_id, key_id, token) of index rows for ``field`` among ``tokens`` {(key_id, token)}."""
+    found = []
+    by_key = defaultdict(set)
+    for key_id, token in tokens:
+        by_key[key_id].add(token)
+    for key_id, values in by_key.items():
+        values = sorted(values)
+        for start in range(0, len(values), CHUNK):
+            found.extend(db.session.execute(
+                select(ContactIndex.contact_id, ContactIndex.key_id, ContactIndex.token).where(and_(
+                    ContactIndex.field == field, ContactIndex.key_id == key_id,
+                    ContactIndex.token.in_(values[start:start + CHUNK]))),
+            ).all())
+    return found
+
+
+def _tokens(spec, normalized_values):
+    indexer = crypto().indexer
+    return {(key_id, indexer.token(spec, value, key_id))
+            for key_id in indexer.keyring.ids() for value in normalized_values}
+
+
+def _name_word_tokens(full_name):
+    indexer = crypto().indexer
+    return [{(k, indexer.token(blind_index.NAME_WORD, v, k))
+             for k in indexer.keyring.ids() for v in normalize.name_word_variants(word)}
+            for word in normalize.name_words(full_name)]
+
+
+def reach_candidates(rows):
+    """{row index: candidate contact ids} by email and phone tokens."""
+    wanted = {"email": defaultdict(list), "phone": defaultdict(list)}
+    for i, row in enumerate(rows):
+        for pair in _tokens(blind_index.EMAIL, [row.email] if row.email else []):
+            wanted["email"][pair].append(i)
+        for pair in _tokens(blind_index.PHONE, row.phones):
+            wanted["phone"][pair].append(i)
+    result = defaultdict(set)
+    for field, by_token in wanted.items():
+        for contact_id, key_id, token in _token_rows(field, set(by_token)):
+            for i in by_token[(key_id, token)]:
+                result[i].add(contact_id)
+    return result
+
+
+def name_candidates(rows, indexes):
+    """{row index: contact ids holding a token of every name word} for rows ``indexes``."""
+    per_row = {i: _name_word_tokens(rows[i].data.full_name) for i in indexes}
+    all_tokens = {pair for words in per_row.values() for word in words for pair in word}
+    held = defaultdict(set)
+    for contact_id, key_id, token in _token_rows(blind_index.NAME_WORD.name, all_tokens):
+        held[contact_id].add((key_id, token))
+    by_token = defaultdict(set)
+    for contact_id, pairs in held.items():
+        for pair in pairs:
+            by_token[pair].add(contact_id)
+    result = {}
+    for i, words in per_row.items():
+        if not words:
+            continue
+        ids = None
+        for word in words:
+            having = set().union(*(by_token.get(pair, set()) for pair in word))
+            ids = having if ids is None else ids & having
+            if not ids:
+                break
+        if ids:
+            result[i] = ids
+    return result
+
+
+def load(ids, user):
+    """Candidate contacts by id, keeping only those ``user`` may see (None: an operator)."""
+    contacts = {}
+    ids = list(ids)
+    for start in range(0, len(ids), CHUNK):
+        for contact in db.session.scalars(select(Contact).where(Contact.id.in_(ids[start:start + CHUNK]))):
+            if user is None or permissions.visible(user, contact):
+                contacts[contact.id] = contact
+    return contacts
+
+
+def _plain(value):
+    return None if value is None or value is UNREADABLE else value
+
+
+def best_match(row, candidate_ids, contacts, region):
+    """The contact ``row`` is, among its candidates (None if none really matches)."""
+    scored = []
+    for contact_id in candidate_ids:
+        contact = contacts.get(contact_id)
+        if contact is None:
+            continue
+        email = _plain(contact.email)
+        phone = _plain(contact.phone)
+        if row.email and email and normalize.normalize_email(email) == row.email:
+            scored.append((0, contact))
+        elif row.phones and phone and normalize.normalize_phone(phone, region) in row.phones:
+            scored.append((1, contact))
+        elif (row.data.city and _plain(contact.city) and same_words(row.data.full_name, _plain(contact.full_name))
+              and same_words(row.data.city, _plain(contact.city))):
+            scored.append((2, contact))
+    if not scored:
+        return None
+    scored.sort(key=lambda pair: (pair[0], str(pair[1].created_at), str(pair[1].id)))
+    return scored[0][1]
+
+
+def created_by(import_id, contact_ids):
+    """Which of ``contact_ids`` this import created (their rows matched earlier rows of the file)."""
+    if not contact_ids:
+        return set()
+    return set(db.session.scalars(select(ImportRow.contact_id).where(
+        ImportRow.import_id == import_id, ImportRow.outcome == "created",
+        ImportRow.contact_id.in_(list(contact_ids)))))
+
+
+def fingerprint_matches(import_id, fingerprints):
+    """{fingerprint: contact id} of rows imported before (other runs) whose contact still exists."""
+    if not fingerprints:
+        return {}
+    found = db.session.execute(select(ImportRow.fingerprint, ImportRow.contact_id).where(
+        ImportRow.fingerprint.in_(list(fingerprints)), ImportRow.import_id != import_id,
+        ImportRow.contact_id.is_not(None))).all()
+    return {fp: contact_id for fp, contact_id in found}

@@ -1,0 +1,444 @@
+"""Importing sign-up sheets: upload, map columns, run in batches, report per row.
+
+The flow: ``upload`` stores the file encrypted (``crm.services.files``) and reads
+it through once, so a malformed file is refused before anything is imported and
+the progress bar knows its total; ``configure`` records the column mapping and
+queues the job (its only argument is the import id); ``process`` works batch by
+batch and yields after each, so the caller (job or CLI) commits the contacts, the
+per-row outcomes and the cursor together: a killed worker resumes at the last
+committed record and a replayed batch adds nothing. ``finish`` writes the
+rejected rows to an encrypted, expiring CSV.
+"""
+import csv
+import hashlib
+import hmac
+import io
+import uuid
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from ..errors import NotFound, ServiceError
+from ..extensions import db
+from ..jobs import enqueue, job_is_live
+from ..models import Attendance, ImportRun, Meeting, PathChoice, StageChange
+from ..models.base import utcnow
+from ..models.bulk import insert_rows
+from ..models.imports import ImportRow
+from ..security import audit, normalize, permissions
+from ..security.crypto import crypto
+from ..security.keyring import derive_key
+from . import files
+from . import import_match as match
+from .contacts import create_contacts_bulk, move_stage
+from .import_reader import FIELDS, Sheet, SheetError, guess_mapping
+from .import_rows import merge_into, parse_row
+
+UPLOAD_TTL = timedelta(days=2)
+REJECTS_TTL = timedelta(days=7)
+PREVIEW_ROWS = 5
+JOB_TIMEOUT = 6 * 3600
+FILL_FIELDS = ("email", "phone", "messenger", "city", "country", "skills", "languages")
+
+
+class ImportProblem(ServiceError):
+    """The file or the mapping cannot be imported; the message says why (no content)."""
+
+
+# -- upload -----------------------------------------------------------------------------
+
+class _Hashing:
+    """Passes chunks through while computing the keyed MAC of the whole content."""
+
+    def __init__(self, source):
+        self.source = source
+        key = derive_key(crypto().keyring.active.idx_root, "muster:import:file:v1")
+        self.mac = hmac.new(key, digestmod=hashlib.sha256)
+
+    def __iter__(self):
+        while chunk := self.source.read(256 * 1024):
+            self.mac.update(chunk)
+            yield chunk
+
+
+def upload(source, filename, owner, max_bytes=None, encoding="auto"):
+    """Store ``source`` (a binary file object) encrypted and check it reads as a sheet."""
+    max_bytes = max_bytes or current_app.config["IMPORT_MAX_BYTES"]
+    hashing = _Hashing(source)
+    try:
+        stored = files.store(hashing, "import_upload", owner.id if owner else None, UPLOAD_TTL,
+                             content_type="sheet", max_bytes=max_bytes)
+    except files.FileTooLarge:
+        raise ImportProblem(f"the file is larger than {max_bytes // (1024 * 1024)} MB") from None
+    run = ImportRun(id=uuid.uuid4(), owner_id=owner.id if owner else None, file_id=stored.id,
+                    content_mac=hashing.mac.hexdigest(), region=crypto().phone_region)
+    try:
+        with files.open_stored(stored.id) as stream:
+            sheet = Sheet.open(stream, filename, encoding)
+            run.kind, run.encoding, run.delimiter = sheet.kind, sheet.encoding, sheet.delimiter
+            header, total, columns = None, 0, 0
+            for _, cells in sheet.records():
+                header = cells if header is None else header
+                total += 1
+                columns = max(columns, len(cells))
+    except (SheetError, files.FileIntegrityError) as exc:
+        files.path_of(stored.id).unlink(missing_ok=True)
+        raise ImportProblem(str(exc)) from None
+    if total == 0:
+        files.path_of(stored.id).unlink(missing_ok=True)
+        raise ImportProblem("the file is empty")
+    guessed = guess_mapping(header)
+    run.has_header = bool(guessed)
+    run.total = total - 1 if run.has_header else total
+    run.columns = columns
+    run.mapping = {str(k): v for k, v in guessed.items()}
+    if run.total == 0:
+        files.path_of(stored.id).unlink(missing_ok=True)
+        raise ImportProblem("the file has a header but no rows")
+    db.session.add(run)
+    db.session.flush()
+    audit.record("import.upload", "import", run.id, kind=run.kind, rows=run.total, columns=columns,
+                 same_file_before=_same_file_count(run))
+    return run
+
+
+def _same_file_count(run):
+    return db.session.scalar(select(db.func.count()).select_from(ImportRun).where(
+        ImportRun.content_mac == run.content_mac, ImportRun.id != run.id))
+
+
+def get_run(import_id, user=None):
+    """The import, or NotFound (also for a malformed id, or another coordinator's import)."""
+    try:
+        run = db.session.get(ImportRun, uuid.UUID(str(import_id)))
+    except ValueError:
+        run = None
+    if run is None or (user is not None and run.owner_id != user.id and user.role != "admin"):
+        raise NotFound("no such import")
+    return run
+
+
+def preview(run, rows=PREVIEW_ROWS):
+    """(header cells or None, the first ``rows`` records) for the mapping screen (audited)."""
+    header, body = None, []
+    with files.open_stored(run.file_id) as stream:
+        sheet = Sheet(stream, run.kind, run.encoding, run.delimiter)
+        for _, cells in sheet.records():
+            if header is None and run.has_header:
+                header = cells
+                continue
+            body.append(cells)
+            if len(body) >= rows:
+                break
+    audit.record("import.preview", "import", run.id, rows=len(body))
+    return header, body
+
+
+# -- configure and queue ----------------------------------------------------------------------
+
+def configure(run, mapping, meeting_id=None, region=None, has_header=None):
+    """Check and record the column mapping, the meeting and the phone region (no queueing)."""
+    if run.status != "uploaded":
+        raise ImportProblem("this import has already been started")
+    clean = {}
+    for index, name in (mapping or {}).items():
+        if not name:
+            continue
+        if name not in FIELDS or not 0 <= int(index) < max(run.columns, 1):
+            raise ImportProblem("the column mapping names an unknown field or column")
+        if name in clean.values():
+            raise ImportProblem(f"two columns are mapped to {name}")
+        clean[str(int(index))] = name
+    fields = set(clean.values())
+    if not fields & {"full_name", "first_name", "last_name"}:
+        raise ImportProblem("map a column to the name (full name, or first and last name)")
+    if "full_name" in fields and fields & {"first_name", "last_name"}:
+        raise ImportProblem("map either the full name or first and last name, not both")
+    if region:
+        region = region.upper()
+        import phonenumbers
+
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ImportProblem(f"{region} is not a phone region (use a two-letter country code)")
+        run.region = region
+    if meeting_id:
+        try:
+            meeting = db.session.get(Meeting, uuid.UUID(str(meeting_id)))
+        except ValueError:
+            meeting = None
+        if meeting is None:
+            raise ImportProblem("no such meeting")
+        run.meeting_id = meeting.id
+    if has_header is not None and has_header != run.has_header:
+        run.total += -1 if has_header else 1
+        run.has_header = has_header
+    run.mapping = clean
+    db.session.flush()
+    return run
+
+
+def start(run):
+    """Queue the import job (after commit); idempotent while a job is live."""
+    if run.status == "uploaded":
+        run.status = "queued"
+        audit.record("import.start", "import", run.id, rows=run.total, meeting=str(run.meeting_id or ""),
+                     fields=sorted(run.mapping.values()))
+    if run.status in ("queued", "running") and not job_is_live(run.job_id):
+        run.job_id = f"import-{run.id.hex[:12]}-{uuid.uuid4().hex[:8]}"
+        enqueue("workers.jobs.run_import", run.id, job_id=run.job_id, retries=0, timeout=JOB_TIMEOUT)
+    db.session.flush()
+    return run
+
+
+# -- processing ------------------------------------------------------------------------------
+
+def _actor(run):
+    from ..models import User
+
+    return db.session.get(User, run.owner_id) if run.owner_id else None
+
+
+def process(import_id, batch_size=None, operator=False):
+    """Import the remaining records batch by batch; yield the run after each flushed batch.
+
+    The caller commits after each yield. ``operator`` (the CLI) imports as nobody
+    in particular: every contact is matched and restricted paths are allowed.
+    """
+    batch_size = batch_size or current_app.config["IMPORT_BATCH"]
+    run = get_run(import_id)
+    if run.status == "done":
+        return
+    user = None if operator else _actor(run)
+    if not operator and (user is None or not permissions.can(user, "imports.run")):
+        raise ServiceError("the import's owner may no longer import")
+    cleared = operator or permissions.has_clearance(user)
+    if run.status != "running":
+        run.status, run.started_at = "running", run.started_at or utcnow()
+    with files.open_stored(run.file_id) as stream:
+        sheet = Sheet(stream, run.kind, run.encoding, run.delimiter)
+        records = sheet.records()
+        batch, header_pending = [], run.has_header
+        for number, cells in records:
+            if header_pending:
+                header_pending = False
+                continue
+            if number <= run.cursor:
+                continue
+            batch.append((number, cells))
+            if len(batch) >= batch_size:
+                _run_batch(run, batch, user, cleared)
+                batch = []
+                yield run
+        if batch:
+            _run_batch(run, batch, user, cleared)
+        finish(run)
+        yield run
+
+
+def _run_batch(run, batch, user, cleared):
+    done_before = set(db.session.scalars(select(ImportRow.record).where(
+        ImportRow.import_id == run.id, ImportRow.record.in_([n for n, _ in batch]))))
+    with normalize.remembered():
+        rows = [parse_row(n, cells, run.mapping, run.region, cleared)
+                for n, cells in batch if n not in done_before]
+        outcomes = _classify(run, rows, user)
+    counts = {"created": 0, "merged": 0, "duplicate": 0, "rejected": 0}
+    for outcome in outcomes:
+        counts[outcome["outcome"]] += 1
+    insert_rows(db.session, ImportRow.__table__, outcomes)
+    run.created += counts["created"]
+    run.merged += counts["merged"]
+    run.duplicates += counts["duplicate"]
+    run.rejected += counts["rejected"]
+    run.done += len(outcomes)
+    run.cursor = batch[-1][0]
+    db.session.flush()
+
+
+def _classify(run, rows, user):
+    """Create, merge or reject each row; return the ImportRow dicts in record order."""
+    valid = [i for i, row in enumerate(rows) if row.data is not None]
+    parsed = [rows[i] for i in valid]
+    known = match.fingerprint_matches(run.id, {r.fingerprint for r in parsed})
+    reach = match.reach_candidates(parsed)
+    need_name = [i for i, row in enumerate(parsed) if row.data.city and i not in reach]
+    names = match.name_candidates(parsed, need_name) if need_name else {}
+    ids = set(known.values()) | {c for s in reach.values() for c in s} | {c for s in names.values() for c in s}
+    contacts = match.load(ids, user)
+    ours = match.created_by(run.id, contacts)
+    pending, pending_keys, outcome_of = [], {}, {}
+    merges = {}
+    for j, (i, row) in enumerate(zip(valid, parsed)):
+        target = contacts.get(known.get(row.fingerprint)) or match.best_match(
+            row, reach.get(j, set()) | names.get(j, set()), contacts, run.region)
+        if target is not None:
+            outcome_of[i] = ("duplicate" if target.id in ours else "merged", target.id)
+            merges.setdefault(target.id, (target, []))[1].append(row.data)
+            continue
+        earlier = _pending_match(row, pending_keys)
+        if earlier is not None:
+            pending[earlier] = merge_into(pending[earlier], row.data)
+            outcome_of[i] = ("duplicate", earlier)
+            continue
+        outcome_of[i] = ("created", len(pending))
+        _remember(row, len(pending), pending_keys)
+        pending.append(row.data)
+    created_ids = create_contacts_bulk(pending, actor_id=user.id if user else None) if pending else []
+    stage_changes = _merge(run, merges, user)
+    _attend(run, list(created_ids) + list(merges), user)
+    _apply_followups(created_ids, stage_changes)
+    result = []
+    for i, row in enumerate(rows):
+        if row.data is None:
+            result.append(_outcome(run, row, "rejected", None, row.reason))
+            continue
+        outcome, ref = outcome_of[i]
+        contact_id = created_ids[ref] if isinstance(ref, int) else ref
+        result.append(_outcome(run, row, outcome, contact_id, None))
+    return result
+
+
+def _outcome(run, row, outcome, contact_id, reason):
+    return {"import_id": run.id, "record": row.record, "outcome": outcome, "contact_id": contact_id,
+            "reason": reason, "fingerprint": row.fingerprint}
+
+
+def _keys(row):
+    keys = [("email", row.email)] if row.email else []
+    keys += [("phone", p) for p in row.phones]
+    return keys
+
+
+def _remember(row, index, pending_keys):
+    for key in _keys(row):
+        pending_keys.setdefault(key, index)
+    if row.data.city:
+        pending_keys.setdefault(("names", None), []).append((index, row))
+
+
+def _pending_match(row, pending_keys):
+    for key in _keys(row):
+        if key in pending_keys:
+            return pending_keys[key]
+    if row.data.city:
+        from .import_rows import same_words
+
+        for index, other in pending_keys.get(("names", None), ()):
+            if same_words(row.data.full_name, other.data.full_name) and same_words(row.data.city,
+                                                                                    other.data.city):
+                return index
+    return None
+
+
+def _merge(run, merges, user):
+    """Fill blank fields and add new paths of matched contacts; return new stage change ids."""
+    changes = []
+    actor_id = user.id if user else None
+    for contact, datas in merges.values():
+        filled, added = [], []
+        for data in datas:
+            for name in FILL_FIELDS:
+                value = getattr(data, name)
+                if value and not match._plain(getattr(contact, name)):
+                    setattr(contact, name, value)
+                    filled.append(name)
+            for path in data.paths:
+                if contact.path(path) is None:
+                    change = move_stage(contact.id, path, "interested", actor_id=actor_id)
+                    if change is not None:
+                        added.append(path)
+                        changes.append(change)
+        if filled or added:
+            contact.updated_at = utcnow()
+            audit.record("contact.import_merge", "contact", contact.id, import_id=str(run.id),
+                         fields=sorted(set(filled)), paths=added)
+    db.session.flush()
+    return [c.id for c in changes]
+
+
+def _attend(run, contact_ids, user):
+    """Record attendance at the run's meeting for the batch's created and matched contacts."""
+    if run.meeting_id is None or not contact_ids:
+        return
+    recorded_by = user.id if user else None
+    wanted = set(contact_ids)
+    have = set(db.session.scalars(select(Attendance.contact_id).where(
+        Attendance.meeting_id == run.meeting_id, Attendance.contact_id.in_(list(wanted)))))
+    rows = [{"meeting_id": run.meeting_id, "contact_id": c, "recorded_by_id": recorded_by}
+            for c in wanted - have]
+    insert_rows(db.session, Attendance.__table__, rows)
+
+
+def _apply_followups(created_ids, merge_changes):
+    """Run the follow-up rules over the stage changes this batch made (idempotent per change)."""
+    try:
+        from .followup_firing import apply_rules_batch
+    except ImportError:  # the follow-up rules are not installed in this build
+        return None
+    ids = list(merge_changes)
+    if created_ids:
+        ids += db.session.scalars(select(StageChange.id).join(PathChoice).where(
+            PathChoice.contact_id.in_(created_ids))).all()
+    return apply_rules_batch(ids) if ids else None
+
+
+# -- finishing, summaries, rejects ---------------------------------------------------------
+
+def finish(run):
+    """Mark the run done, write the rejects file, and drop the uploaded file."""
+    if run.rejected and run.rejects_file_id is None:
+        run.rejects_file_id = _write_rejects(run).id
+    run.status, run.finished_at = "done", utcnow()
+    if run.file_id is not None:
+        upload_id, run.file_id = run.file_id, None
+        db.session.flush()
+        files.delete(upload_id)
+    audit.record("import.done", "import", run.id, **summary(run))
+    db.session.flush()
+
+
+def _write_rejects(run):
+    reasons = dict(db.session.execute(select(ImportRow.record, ImportRow.reason).where(
+        ImportRow.import_id == run.id, ImportRow.outcome == "rejected")).all())
+    with files.open_stored(run.file_id) as stream, \
+            files.store_writer("import_rejects", run.owner_id, REJECTS_TTL, content_type="csv") as sink:
+        sheet = Sheet(stream, run.kind, run.encoding, run.delimiter)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        sink.write("\ufeff".encode())
+        header_pending = run.has_header
+        for number, cells in sheet.records():
+            if header_pending:
+                header_pending = False
+                writer.writerow(["record", "reason", *cells])
+            elif number in reasons:
+                writer.writerow([number, reasons[number], *cells])
+            else:
+                continue
+            sink.write(buffer.getvalue().encode("utf-8"))
+            buffer.seek(0)
+            buffer.truncate()
+    return sink.stored
+
+
+def summary(run):
+    """The counts of a run: rows = created + merged + duplicates_in_file + rejected."""
+    return {"rows": run.created + run.merged + run.duplicates + run.rejected, "created": run.created,
+            "merged": run.merged, "duplicates_in_file": run.duplicates, "rejected": run.rejected}
+
+
+def open_rejects(run, user):
+    """The rejected rows CSV as a stream (audited)."""
+    if run.rejects_file_id is None:
+        raise NotFound("no rejected rows file")
+    stream = files.open_stored(run.rejects_file_id)
+    stored = files.get(run.rejects_file_id)
+    stored.downloaded_at = utcnow()
+    audit.record("import.rejects_download", "import", run.id, rows=run.rejected)
+    return stream
+
+
+def resumable():
+    """Imports that were started and never finished (a reconciler or an operator queues them)."""
+    return db.session.scalars(select(ImportRun).where(ImportRun.status.in_(("queued", "running")))).all()
