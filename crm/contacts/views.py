@@ -11,7 +11,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..errors import ServiceError
+from ..errors import NotFound, ServiceError
 from ..extensions import db
 from ..models import Contact
 from ..security import audit, permissions
@@ -19,6 +19,7 @@ from ..security.crypto import crypto
 from ..security.permissions import current_actor, require
 from ..services import contact_edit, contact_notes, contact_page, search as search_service
 from ..services import contacts as contact_service
+from ..services import merge as merge_service
 from ..services.contacts import ValidationError
 from .forms import ContactEditForm, NoteForm, SearchForm, StageForm, attach_errors
 
@@ -50,8 +51,19 @@ def index():
 @bp.get("/<uuid:contact_id>")
 @require("contacts.view")
 def detail(contact_id):
-    """Everything about one person; decrypting it is audited once."""
-    return _detail_page(_load(contact_id))
+    """Everything about one person; decrypting it is audited once.
+
+    The id of a contact merged into another leads to the one it was merged into,
+    for a user who may see that one (anyone else gets the same 404 as ever).
+    """
+    try:
+        contact = _load(contact_id)
+    except NotFound:
+        survivor_id = merge_service.redirect_target(contact_id, current_actor())
+        if survivor_id is None:
+            raise
+        return redirect(url_for("contacts.detail", contact_id=survivor_id))
+    return _detail_page(contact)
 
 
 def _detail_page(contact, note_form=None, status=200):

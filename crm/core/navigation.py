@@ -14,6 +14,7 @@ MENU = (
     ("core.home", _l("Home")),
     ("meetings.index", _l("Meetings")),
     ("triage.index", _l("Triage")),
+    ("duplicates.index", _l("Duplicates")),
     ("contacts.index", _l("Contacts")),
     ("followups.index", _l("Follow-ups")),
     ("reports.index", _l("Reports")),

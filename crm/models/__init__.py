@@ -6,6 +6,7 @@ from .followup_rule import FollowUpRule, FollowUpRuleVersion
 from .imports import ImportRow, ImportRun
 from .maintenance import KeyRotation
 from .meeting import Attendance, Meeting, meeting_host
+from .merge import ContactMerge, DuplicateDismissal
 from .note import ContactNote
 from .outbox import Outbox
 from .registration import PendingRegistration
@@ -18,10 +19,13 @@ from .user import RecoveryCode, User
 ENCRYPTED_MODELS = (Contact, FollowUp, User, Meeting, Outbox, ContactNote)
 # Pending self-registrations hold encrypted values too (rotation re-encrypts them).
 ENCRYPTED_MODELS = ENCRYPTED_MODELS + (PendingRegistration,)
+# A merge's undo snapshot is sealed with the field cipher.
+ENCRYPTED_MODELS = ENCRYPTED_MODELS + (ContactMerge,)
 
 __all__ = [
     "AuditEvent", "Attendance", "Contact", "ContactIndex", "ContactNote", "ContactTriage", "ENCRYPTED_MODELS",
     "FollowUp", "ImportRow", "ImportRun", "FollowUpRule", "FollowUpRuleVersion",
     "KeyRotation", "Meeting", "Outbox", "PathChoice", "PendingRegistration", "RecoveryCode", "StageChange", "StoredFile", "User", "UserSession",
     "meeting_host",
+    "ContactMerge", "DuplicateDismissal",
 ]

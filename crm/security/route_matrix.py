@@ -49,6 +49,12 @@ ROUTE_PERMISSIONS = {
     "meetings.capture": "contacts.create",
     "triage.index": "triage.work",
     "triage.act": "triage.work",
+    # duplicate review and merge (crm/duplicates/)
+    "duplicates.index": "triage.work",
+    "duplicates.dismiss": "triage.work",
+    "duplicates.merge": "triage.work",
+    "duplicates.merges": "triage.work",
+    "duplicates.undo": "triage.work",
     # admin
     "admin.users": "users.manage",
     "admin.user_new": "users.manage",

@@ -1,0 +1,1 @@
+"""Duplicate review: candidate pairs, the side-by-side merge screen, undo."""
