@@ -1,11 +1,17 @@
-"""Languages of the staff pages: Flask-Babel, a locale picked from Accept-Language.
+"""Languages: Flask-Babel with three gettext domains and a locale from URL, cookie or browser.
 
-The catalogs live as ``translations/<lang>/LC_MESSAGES/messages.po`` in the
+Strings are split into domains by owner (``messages``: staff UI, ``public``:
+join form and privacy notice, ``rights``: people's data-rights pages), so each
+domain's catalogs are edited by one person; ``babel/<domain>.cfg`` decides which
+source file feeds which domain. At run time the three are merged into one
+translation table per language, so ``_()`` works everywhere.
+
+The catalogs live as ``translations/<lang>/LC_MESSAGES/<domain>.po`` in the
 repository; the compiled ``.mo`` files are build output (git-ignored). So that
 no build step can be forgotten, ``init_app`` compiles any missing or stale
 catalog into ``<INSTANCE_DIR>/translations`` when the app starts (a few
 milliseconds; written atomically, so several processes may start at once).
-``pybabel compile -d translations`` also works for tools that want them in place.
+``python -m crm.i18n_tools extract|check`` maintains the catalogs.
 """
 import os
 import tempfile
@@ -13,30 +19,93 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import has_request_context, request
+from flask import has_request_context, request, url_for
 from flask_babel import Babel, get_locale
 
 LANGUAGES = ("en", "be", "ru", "uk", "pl")
+# Each language named in itself, for switchers.
+LANGUAGE_NAMES = {"en": "English", "be": "Беларуская", "ru": "Русский", "uk": "Українська", "pl": "Polski"}
 DEFAULT_LOCALE = "en"
+DOMAINS = ("messages", "public", "rights")
+COOKIE_NAME = "lang"
+COOKIE_MAX_AGE = 365 * 24 * 3600
 SOURCE_DIR = Path(__file__).resolve().parent.parent / "translations"
 
 babel = Babel()
 
 
 def select_locale():
-    """The best of our languages for this request's Accept-Language (English otherwise)."""
+    """This request's language: the URL's ``lang`` view arg, else the ``lang`` cookie,
+    else the best match for Accept-Language, else English. Unknown values are ignored."""
     if not has_request_context():
         return DEFAULT_LOCALE  # CLI commands and jobs: mails choose their own locale
+    from_url = (request.view_args or {}).get("lang")
+    if from_url in LANGUAGES:
+        return from_url
+    from_cookie = request.cookies.get(COOKIE_NAME)
+    if from_cookie in LANGUAGES:
+        return from_cookie
     return request.accept_languages.best_match(LANGUAGES, default=DEFAULT_LOCALE)
 
 
+def current_language():
+    """The language of the page being rendered, as one of ``LANGUAGES``."""
+    try:
+        lang = str(get_locale() or DEFAULT_LOCALE)
+    except RuntimeError:
+        return DEFAULT_LOCALE
+    return lang if lang in LANGUAGES else DEFAULT_LOCALE
+
+
+def html_lang():
+    """The language of the page being rendered, for ``<html lang>``."""
+    return current_language()
+
+
+def url_in_language(lang):
+    """The URL of this page in ``lang`` (query kept), or None when the page's URL holds no
+    language (staff pages: their language comes from the cookie, see ``core.language``)."""
+    if lang not in LANGUAGES or not request.endpoint or "lang" not in (request.view_args or {}):
+        return None
+    values = dict(request.view_args, lang=lang)
+    for key, items in request.args.lists():
+        if key not in values:
+            values[key] = items if len(items) > 1 else items[0]
+    return url_for(request.endpoint, **values)
+
+
+def language_links():
+    """One entry per language for a switcher: (code, own name, URL or None, is current)."""
+    here = current_language()
+    return [(code, LANGUAGE_NAMES[code], url_in_language(code), code == here) for code in LANGUAGES]
+
+
+def return_path():
+    """Where the language switcher comes back to: this page's path (no query: it may carry
+    someone else's ``next=`` or search), if it is a plain local path; else nothing."""
+    from .auth.redirects import safe_next
+
+    return safe_next(request.path) or ""
+
+
+def _fill_lang(endpoint, values):
+    """``url_for`` of a route with a ``<lang>`` part gets the page's language unless given."""
+    if "lang" in values or not endpoint:
+        return
+    from flask import current_app
+
+    if current_app.url_map.is_endpoint_expecting(endpoint, "lang"):
+        values["lang"] = current_language()
+
+
 def compile_catalogs(source=SOURCE_DIR, target=None):
-    """Compile each ``messages.po`` under ``source`` whose ``.mo`` in ``target`` is missing or older."""
+    """Compile each ``<lang>/LC_MESSAGES/<domain>.po`` under ``source`` whose ``.mo`` in
+    ``target`` is missing or older. Returns the languages that had a catalog compiled."""
     target = Path(target or source)
     compiled = []
-    for po_path in sorted(Path(source).glob("*/LC_MESSAGES/messages.po")):
+    for po_path in sorted(Path(source).glob("*/LC_MESSAGES/*.po")):
         lang = po_path.parent.parent.name
-        mo_path = target / lang / "LC_MESSAGES" / "messages.mo"
+        mo_path = target / lang / "LC_MESSAGES" / (po_path.stem + ".mo")
         if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
             continue
         mo_path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,22 +119,19 @@ def compile_catalogs(source=SOURCE_DIR, target=None):
         except BaseException:
             os.unlink(tmp)
             raise
-        compiled.append(lang)
+        if lang not in compiled:
+            compiled.append(lang)
     return compiled
-
-
-def html_lang():
-    """The language of the page being rendered, for ``<html lang>``."""
-    try:
-        return str(get_locale() or DEFAULT_LOCALE).replace("_", "-")
-    except RuntimeError:
-        return DEFAULT_LOCALE
 
 
 def init_app(app):
     compiled_dir = Path(app.config["INSTANCE_DIR"]) / "translations"
     compile_catalogs(SOURCE_DIR, compiled_dir)
-    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(compiled_dir))
+    # Flask-Babel pairs the n-th domain with the n-th directory: the same directory thrice.
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", ";".join([str(compiled_dir)] * len(DOMAINS)))
+    app.config.setdefault("BABEL_DOMAIN", ";".join(DOMAINS))
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
     babel.init_app(app, locale_selector=select_locale)
-    app.jinja_env.globals["html_lang"] = html_lang
+    app.url_defaults(_fill_lang)
+    app.jinja_env.globals.update(html_lang=html_lang, url_in_language=url_in_language,
+                                 language_links=language_links, language_return_path=return_path)

@@ -1,11 +1,14 @@
 """The front page, the staff home page and the health check."""
-from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, url_for
 from sqlalchemy import text
 
+from .. import i18n
+from ..auth.redirects import safe_next
 from ..extensions import db
 from ..redis_conn import get_redis
 from ..security.permissions import current_actor
 from ..services.overview import home_figures
+from .forms import LanguageForm
 
 bp = Blueprint("core", __name__)
 
@@ -23,6 +26,18 @@ def home():
     """The signed-in start page: who you are and counts of your work (no names)."""
     user = current_actor()
     return render_template("core/home.html", figures=home_figures(user))
+
+
+@bp.post("/language")
+def language():
+    """Remember the chosen language in the ``lang`` cookie and go back to the page it came from."""
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        abort(400)
+    response = redirect(safe_next(form.next.data) or url_for("core.index"))
+    response.set_cookie(i18n.COOKIE_NAME, form.lang.data, max_age=i18n.COOKIE_MAX_AGE, httponly=True,
+                        samesite="Lax", secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
+    return response
 
 
 @bp.get("/healthz")

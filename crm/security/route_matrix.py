@@ -26,6 +26,7 @@ ROUTE_PERMISSIONS = {
     "core.index": PUBLIC,
     "core.healthz": PUBLIC,
     "core.home": SIGNED_IN,
+    "core.language": PUBLIC,  # sets the lang cookie only (CSRF-checked form)
     # auth: the sign-in steps run before a session is fully signed in (they check its stage)
     "auth.login": PUBLIC,
     "auth.set_password": PUBLIC,

@@ -3,7 +3,7 @@ import os
 
 from babel.messages.mofile import read_mo
 
-from crm.i18n import LANGUAGES, SOURCE_DIR, compile_catalogs
+from crm.i18n import DOMAINS, LANGUAGES, SOURCE_DIR, compile_catalogs
 
 
 def test_every_language_but_english_has_a_catalog_that_compiles(tmp_path):
@@ -30,3 +30,10 @@ def test_only_missing_or_stale_catalogs_are_compiled_again(tmp_path):
     os.utime(po, (mo.stat().st_mtime + 10, mo.stat().st_mtime + 10))
     assert compile_catalogs(source, out) == ["pl"]
     assert not list(out.rglob("*.tmp"))
+
+
+def test_every_domain_of_every_language_is_compiled(tmp_path):
+    compile_catalogs(SOURCE_DIR, tmp_path)
+    for lang in set(LANGUAGES) - {"en"}:
+        for domain in DOMAINS:
+            assert (tmp_path / lang / "LC_MESSAGES" / f"{domain}.mo").exists(), (lang, domain)

@@ -1,0 +1,69 @@
+"""Which language a request gets: the URL's ``lang`` > the ``lang`` cookie > Accept-Language > English;
+links to the same page in another language; ``url_for`` filling in the page's language."""
+import pytest
+from flask import Flask, url_for
+from flask_babel import get_locale, gettext
+
+from crm import i18n
+
+
+@pytest.fixture(scope="module")
+def probe_app(tmp_path_factory):
+    """A bare Flask app with our i18n set-up and three routes that report what it chose."""
+    app = Flask(__name__)
+    app.config.update(INSTANCE_DIR=str(tmp_path_factory.mktemp("instance")), SERVER_NAME="muster.test")
+    i18n.init_app(app)
+
+    @app.get("/<lang>/probe/<int:item>")
+    def localized(lang, item):
+        links = {code: url for code, _name, url, _current in i18n.language_links()}
+        return {"locale": str(get_locale()), "links": links, "here": url_for("localized", item=item),
+                "text": gettext("Page not found")}
+
+    @app.get("/probe")
+    def plain():
+        return {"locale": str(get_locale()), "url_in_pl": i18n.url_in_language("pl"),
+                "localized": url_for("localized", item=7), "text": gettext("Page not found")}
+
+    return app
+
+
+def _get(app, path, cookie=None, accept=None):
+    client = app.test_client()
+    if cookie:
+        client.set_cookie(i18n.COOKIE_NAME, cookie, domain="muster.test")
+    headers = {"Accept-Language": accept} if accept else {}
+    return client.get(path, headers=headers).get_json()
+
+
+@pytest.mark.parametrize(("path", "cookie", "accept", "expected"), [
+    ("/probe", None, None, "en"),
+    ("/probe", None, "pl-PL,pl;q=0.9", "pl"),
+    ("/probe", None, "de, fr;q=0.5", "en"),
+    ("/probe", "uk", "pl", "uk"),          # cookie beats the browser
+    ("/probe", "xx", "ru", "ru"),          # an unknown cookie is ignored
+    ("/be/probe/1", "uk", "pl", "be"),     # the URL beats the cookie
+    ("/zz/probe/1", "uk", "pl", "uk"),     # an unknown URL language is ignored
+])
+def test_url_then_cookie_then_browser(probe_app, path, cookie, accept, expected):
+    assert _get(probe_app, path, cookie, accept)["locale"] == expected
+
+
+def test_all_three_domains_are_loaded_together(probe_app):
+    assert _get(probe_app, "/ru/probe/1")["text"] == "Страница не найдена"  # a "messages" string
+    assert probe_app.config["BABEL_DOMAIN"].split(";") == list(i18n.DOMAINS)
+
+
+def test_links_to_the_same_page_in_other_languages_keep_path_and_query(probe_app):
+    body = _get(probe_app, "/uk/probe/42?page=2")
+    assert body["links"]["pl"] == "/pl/probe/42?page=2"
+    assert body["links"]["en"] == "/en/probe/42?page=2"
+    assert body["links"]["uk"] == "/uk/probe/42?page=2"
+    assert set(body["links"]) == set(i18n.LANGUAGES)
+    assert body["here"] == "/uk/probe/42"  # url_for keeps the page's language
+
+
+def test_pages_without_a_language_in_the_url_offer_no_link_and_url_for_fills_the_language(probe_app):
+    body = _get(probe_app, "/probe", cookie="be")
+    assert body["url_in_pl"] is None
+    assert body["localized"] == "/be/probe/7"
