@@ -40,13 +40,15 @@ def get_queue(name="default", app=None):
     return Queue(name, connection=get_redis(app), serializer=JSONSerializer)
 
 
-def enqueue(func_name, *ids, queue="default", job_id=None, retries=3, timeout=None, session=None):
+def enqueue(func_name, *ids, queue="default", job_id=None, retries=3, timeout=None, session=None,
+            retry_intervals=None):
     """Queue ``func_name(*ids)`` once the current transaction commits."""
     if not func_name.startswith(JOB_PACKAGE):
         raise ValueError(f"jobs live in {JOB_PACKAGE}*, not {func_name}")
+    _check_args(ids)  # refuse anything but ids here, in the caller's frame
     spec = {
-        "func": func_name, "args": _check_args(ids), "queue": queue,
-        "job_id": job_id, "retries": retries, "timeout": timeout,
+        "func": func_name, "args": list(ids), "queue": queue,
+        "job_id": job_id, "retries": retries, "timeout": timeout, "retry_intervals": retry_intervals,
         "app": current_app._get_current_object(),
     }
     session = session or db.session
@@ -55,11 +57,13 @@ def enqueue(func_name, *ids, queue="default", job_id=None, retries=3, timeout=No
     return spec
 
 
-def enqueue_now(func_name, *ids, queue="default", job_id=None, retries=3, timeout=None, app=None):
+def enqueue_now(func_name, *ids, queue="default", job_id=None, retries=3, timeout=None, app=None,
+                retry_intervals=None):
     """Queue a job at once, outside any transaction (CLI commands, the reconciler)."""
     app = app or current_app._get_current_object()
     config = app.config
-    retry = Retry(max=retries, interval=[10, 60, 300][:retries]) if retries else None
+    intervals = list(retry_intervals or [10, 60, 300])[:retries]
+    retry = Retry(max=retries, interval=intervals) if retries else None
     return get_queue(queue, app).enqueue(
         func_name, *_check_args(ids), job_id=job_id, retry=retry, job_timeout=timeout,
         failure_ttl=config["RQ_FAILURE_TTL"], result_ttl=config["RQ_RESULT_TTL"],
@@ -76,7 +80,7 @@ def _send_pending_jobs(session):
             with app.app_context():
                 enqueue_now(spec["func"], *spec["args"], queue=spec["queue"],
                             job_id=spec["job_id"], retries=spec["retries"],
-                            timeout=spec["timeout"], app=app)
+                            timeout=spec["timeout"], app=app, retry_intervals=spec["retry_intervals"])
         except (redis.RedisError, ConfigurationError) as exc:
             # The database already holds the work; the reconciler queues it again.
             log.warning("could not queue %s after commit (%s)", spec["func"], exc.__class__.__name__)
@@ -90,8 +94,13 @@ def _drop_pending_jobs(session):
 LIVE_STATUSES = ("queued", "started", "scheduled", "deferred")
 
 
-def job_is_live(job_id, app=None):
-    """True while RQ still holds ``job_id`` as queued, running or scheduled."""
+def job_is_live(job_id, app=None, started_within=None):
+    """True while RQ still holds ``job_id`` as queued, running or scheduled.
+
+    With ``started_within`` (seconds), a job that started longer ago than that counts
+    as dead: a worker killed outright leaves its job "started" until RQ's own
+    clean-up, minutes later.
+    """
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
 
@@ -103,4 +112,10 @@ def job_is_live(job_id, app=None):
     except NoSuchJobError:
         return False
     status = job.get_status(refresh=False)
-    return status is not None and str(getattr(status, "value", status)) in LIVE_STATUSES
+    status = None if status is None else str(getattr(status, "value", status))
+    if status == "started" and started_within is not None and job.started_at is not None:
+        from datetime import UTC, datetime, timedelta
+
+        started = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=UTC)
+        return datetime.now(UTC) - started < timedelta(seconds=started_within)
+    return status in LIVE_STATUSES

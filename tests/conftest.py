@@ -352,3 +352,84 @@ def clock(monkeypatch):
     from tests.auth_helpers import install_clock
 
     return install_clock(monkeypatch)
+
+
+# Mail: a real SMTP server on loopback (aiosmtpd), owned by the mail infrastructure.
+class SmtpServer:
+    """What the test's SMTP server received, and how it should answer next.
+
+    ``messages``: every accepted message as an ``email.message.EmailMessage``.
+    ``answer_data(*codes)``: answer the next DATA commands with these codes
+    (e.g. ``answer_data(451, 451)``: two temporary failures, then 250 again).
+    ``reject_rcpt[address] = 550``: refuse that recipient.
+    """
+
+    def __init__(self):
+        import threading
+
+        self.messages = []
+        self.reject_rcpt = {}
+        self._data_answers = []
+        self._lock = threading.Lock()
+        self.host, self.port = "127.0.0.1", None
+
+    def answer_data(self, *codes):
+        with self._lock:
+            self._data_answers.extend(codes)
+
+    def _next_data_answer(self):
+        with self._lock:
+            return self._data_answers.pop(0) if self._data_answers else 250
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        code = self.reject_rcpt.get(address)
+        if code:
+            return f"{code} mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        from email import policy
+
+        code = self._next_data_answer()
+        if code != 250:
+            return f"{code} try again later" if code < 500 else f"{code} rejected"
+        message = email.message_from_bytes(envelope.original_content or envelope.content,
+                                           policy=policy.default)
+        with self._lock:
+            self.messages.append(message)
+        return "250 OK"
+
+    def by_message_id(self):
+        """Message-ID -> how many times it arrived."""
+        from collections import Counter
+
+        with self._lock:
+            return Counter(m["Message-ID"] for m in self.messages)
+
+
+@pytest.fixture
+def smtp_server(app, subprocess_env):
+    """A real SMTP server on 127.0.0.1 (random port); the app and the workers this test
+    starts (``start_worker``/``run_worker``) send mail to it."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    handler = SmtpServer()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        handler.port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=handler.port, ready_timeout=10,
+                            data_size_limit=10 * 1024 * 1024)
+    controller.start()
+    settings = {"MAIL_BACKEND": "smtp", "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": handler.port,
+                "MAIL_USE_STARTTLS": False, "MAIL_USE_SSL": False, "MAIL_USERNAME": "", "MAIL_PASSWORD": ""}
+    saved = {name: app.config[name] for name in settings}
+    app.config.update(settings)
+    subprocess_env.update({name: str(value) if not isinstance(value, bool) else ""
+                           for name, value in settings.items()})
+    yield handler
+    app.config.update(saved)
+    controller.stop()

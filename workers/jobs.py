@@ -28,6 +28,27 @@ def rotate_keys(rotation_id):
         return {"rotation": rotation_id, "status": "done"}
 
 
+def send_mail(outbox_id):
+    """Send one Outbox message (crm.services.mail_delivery); a sent row makes this a no-op.
+
+    A permanent failure (SMTP 5xx) is not retried: the job goes straight to the
+    failed registry, where an admin can retry or discard it.
+    """
+    from crm.services import mail_delivery
+    from crm.services.mail import outbox_id as as_uuid
+
+    job = get_current_job()
+    last_attempt = job is None or not job.retries_left
+    with job_context():
+        try:
+            return {"outbox": str(outbox_id),
+                    "result": mail_delivery.deliver(as_uuid(outbox_id), last_attempt=last_attempt)}
+        except mail_delivery.PermanentMailError:
+            if job is not None:
+                job.retries_left = 0
+            raise
+
+
 def run_import(import_id):
     """Import a stored sign-up sheet batch by batch (the file is read from the encrypted store).
 

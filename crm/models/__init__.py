@@ -4,6 +4,7 @@ from .contact import Contact, ContactIndex, PathChoice, StageChange
 from .followup import FollowUp
 from .followup_rule import FollowUpRule, FollowUpRuleVersion
 from .imports import ImportRow, ImportRun
+from .mail_template import MailTemplate
 from .maintenance import KeyRotation
 from .meeting import Attendance, Meeting, meeting_host
 from .merge import ContactMerge, DuplicateDismissal

@@ -19,4 +19,5 @@ FOLLOWUP_STATUSES = ("open", "done", "cancelled")
 RULE_ASSIGN_TO = ("contact_assignee", "user", "cleared_coordinator")
 RULE_STRATEGIES = ("least_loaded", "round_robin")
 
-OUTBOX_STATUSES = ("pending", "sent", "failed")
+# pending -> sending (claimed by one job) -> sent | failed; see docs/decisions/0010-mail-delivery.md
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")

@@ -1,0 +1,140 @@
+"""Queue a mail: render it in the person's language, store it encrypted, send it by a job.
+
+``queue_mail`` is what every feature calls (join confirmation, data-rights links,
+staff reminders and digests). It renders ``templates/mail/<template>.subject.txt``,
+``.txt`` and ``.html`` under ``force_locale(locale)`` (or an admin's edited
+wording of that template and language, see ``mail_templates``), stores one
+``Outbox`` row under the caller's idempotency key, and queues
+``workers.jobs.send_mail(outbox_id)`` for after the caller's commit. A second
+call with the same key is a no-op: a retried job never sends twice.
+
+Mail to staff must carry counts and links only, never a person's details;
+subjects and the sender name stay neutral (the mail may be read over a shoulder).
+"""
+import re
+import uuid
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from jinja2 import TemplateNotFound
+from markupsafe import escape
+from sqlalchemy import select
+
+from .. import jobs
+from ..extensions import db
+from ..i18n import DEFAULT_LOCALE, LANGUAGES
+from ..models import Outbox
+from ..models.base import utcnow
+from . import mail_templates
+
+MAIL_QUEUE = "mail"
+JOB_NAME = "workers.jobs.send_mail"
+
+
+class MailTemplateMissing(LookupError):
+    """No such mail template (a programming error, raised to the caller)."""
+
+
+def job_id_for(outbox_id):
+    """The one RQ job id of a message: the reconciler and the jobs page find it by this."""
+    return f"mail-{outbox_id}"  # RQ 3 job ids allow letters, digits, _ and - only
+
+
+def retry_intervals(app=None):
+    """MAIL_RETRY_INTERVALS as a list of seconds."""
+    raw = (app or current_app).config["MAIL_RETRY_INTERVALS"]
+    return [int(part) for part in str(raw).split(",") if part.strip()]
+
+
+def queue_mail(*, key, kind, to, template, locale=DEFAULT_LOCALE, context=None):
+    """Store one message under idempotency ``key`` and queue its job after the commit.
+
+    Returns the Outbox id, or None when a message with ``key`` already exists.
+    The caller commits (or rolls back: then neither row nor job exist).
+    """
+    session = db.session
+    if session.scalar(select(Outbox.id).where(Outbox.idempotency_key == key)) is not None:
+        return None
+    if not to or "@" not in str(to):
+        raise ValueError("queue_mail needs a recipient address")
+    locale = locale if locale in LANGUAGES else DEFAULT_LOCALE
+    subject, text, html = render_mail(template, locale, context or {})
+    row_id = uuid.uuid4()
+    values = dict(
+        id=row_id, idempotency_key=key, kind=kind, template=template, locale=locale, status="pending",
+        attempts=0, created_at=utcnow(),
+        recipient_ct=_sealed(Outbox.recipient, row_id, to), subject_ct=_sealed(Outbox.subject, row_id, subject),
+        body_ct=_sealed(Outbox.body, row_id, text), html_ct=_sealed(Outbox.html, row_id, html),
+    )
+    # INSERT .. ON CONFLICT DO NOTHING: a concurrent twin with the same key loses quietly,
+    # without a savepoint (SQLite's driver would commit one) or an error in the caller's transaction.
+    table = Outbox.__table__
+    insert = _insert_for(session)(table).values(**values).on_conflict_do_nothing(
+        index_elements=["idempotency_key"]).returning(table.c.id)
+    if session.execute(insert).scalar() is None:
+        return None
+    enqueue_send(row_id)
+    return row_id
+
+
+def _sealed(attribute, row_id, value):
+    return attribute.seal(row_id, attribute.clean(value))
+
+
+def _insert_for(session):
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def enqueue_send(outbox_id, now=False, app=None):
+    """Queue the send job (after the commit, or at once with ``now``)."""
+    app = app or current_app._get_current_object()
+    intervals = retry_intervals(app)
+    options = dict(queue=MAIL_QUEUE, job_id=job_id_for(outbox_id), retries=len(intervals),
+                   retry_intervals=intervals)
+    if now:
+        return jobs.enqueue_now(JOB_NAME, outbox_id, app=app, **options)
+    return jobs.enqueue(JOB_NAME, outbox_id, **options)
+
+
+def render_mail(template, locale, context):
+    """(subject, text, html) of ``template`` in ``locale``: the admin's wording if any."""
+    override = mail_templates.current_override(template, locale)
+    with force_locale(locale):
+        subject = _part(template, "subject", context, override)
+        text = _part(template, "text", context, override)
+        html = _part(template, "html", context, override)
+    if subject is None or text is None:
+        raise MailTemplateMissing(f"mail template {template!r} needs .subject.txt and .txt")
+    if html is None:
+        html = text_as_html(text)
+    return one_line(subject), text.strip() + "\n", html
+
+
+def _part(template, part, context, override):
+    if override is not None and getattr(override, part):
+        return mail_templates.render_string(getattr(override, part), context, html=part == "html")
+    try:
+        return render_template(mail_templates.file_name(template, part), **context)
+    except TemplateNotFound:
+        return None
+
+
+def one_line(text):
+    """A header value: one line, no control characters, at most 200 characters."""
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()[:200]
+
+
+def text_as_html(text):
+    """A plain HTML part for a template that has only a text part."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p]
+    body = "".join(f"<p>{escape(p)}</p>".replace("\n", "<br>\n") for p in paragraphs)
+    return f"<!doctype html>\n<html><body>{body}</body></html>\n"
+
+
+def outbox_id(value):
+    """A UUID from a job argument (JSON carries it as text)."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
