@@ -44,6 +44,10 @@ class Config:
     IMPORT_MAX_BYTES = _env_int("IMPORT_MAX_BYTES", 20 * 1024 * 1024)
     IMPORT_BATCH = _env_int("IMPORT_BATCH", 500)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed. 0 trusts
+    # none: the client address (audit log, rate limits) is the connection's, never a header
+    # a client could forge. Behind one nginx: 1.
+    TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

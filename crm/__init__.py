@@ -20,6 +20,7 @@ def create_app(test_config=None, env=None):
     """Build the app: configuration, extensions, web hooks, blueprints, CLI."""
     app = Flask(__name__, template_folder=TEMPLATES_DIR)
     register_config(app, test_config, env)
+    register_proxies(app)
     register_logging(app)
     register_extensions(app)
     register_keyring(app)
@@ -38,6 +39,17 @@ def register_config(app, test_config, env):
     if problems:
         raise ConfigurationError("Muster will not start in production: " + "; ".join(problems) + ".")
     os.makedirs(app.config["INSTANCE_DIR"], mode=0o700, exist_ok=True)
+
+
+def register_proxies(app):
+    """Believe X-Forwarded-For/-Proto from exactly TRUSTED_PROXIES hops, none by default."""
+    hops = app.config.get("TRUSTED_PROXIES", 0)
+    if not isinstance(hops, int) or hops < 0:
+        raise ConfigurationError("TRUSTED_PROXIES must be a whole number of proxies, 0 or more.")
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def register_logging(app):

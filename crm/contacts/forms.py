@@ -6,6 +6,7 @@ from wtforms.validators import Optional
 
 from ..models.enums import STAGES
 from ..services.contact_edit import LOCALES
+from .labels import options
 
 
 def attach_errors(form, errors, fallback):
@@ -33,7 +34,7 @@ class ContactEditForm(FlaskForm):
     languages = StringField(_l("Languages"))
     skills = TextAreaField(_l("Skills"))
     notes = TextAreaField(_l("Notes"))
-    preferred_locale = SelectField(_l("Preferred language"), choices=[("", "—")] + [(c, c) for c in LOCALES],
+    preferred_locale = SelectField(_l("Preferred language"), choices=options([("", "—")] + [(c, c) for c in LOCALES]),
                                    validators=[Optional()])
     version_id = IntegerField(widget=HiddenField.widget)
     seen = HiddenField()
@@ -43,7 +44,7 @@ class StageForm(FlaskForm):
     """Move one path of the contact to a stage."""
 
     path = HiddenField()
-    stage = SelectField(_l("Stage"), choices=[(s, s) for s in STAGES])
+    stage = SelectField(_l("Stage"), choices=options((s, s) for s in STAGES))
 
 
 class NoteForm(FlaskForm):

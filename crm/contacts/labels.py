@@ -1,5 +1,6 @@
 """Human labels for the closed vocabularies, translated; templates get them as ``labels``."""
 from flask_babel import lazy_gettext as _l
+from wtforms import SelectChoice
 
 PATHS = {
     "joint_projects": _l("Joint projects"),
@@ -23,6 +24,11 @@ FIELDS = {
     "country": _l("Country of residence"), "notes": _l("Notes"), "skills": _l("Skills"),
     "languages": _l("Languages"), "preferred_locale": _l("Preferred language"),
 }
+
+
+def options(pairs):
+    """(value, label) pairs as the SelectChoice list a WTForms select field takes."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def labels():

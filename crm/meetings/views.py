@@ -9,7 +9,8 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 
 from ..contacts.forms import attach_errors
-from ..contacts.labels import labels
+from ..contacts.labels import PATHS as PATH_LABELS
+from ..contacts.labels import labels, options
 from ..security.permissions import can, current_actor, require
 from ..services import capture as capture_service
 from ..services import meetings as meeting_service
@@ -67,7 +68,7 @@ def _save(form, meeting=None):
 def new():
     """Create a meeting."""
     form = MeetingForm()
-    form.host_ids.choices = meeting_service.host_choices()
+    form.host_ids.choices = options(meeting_service.host_choices())
     meeting = _save(form)
     if meeting is not None:
         flash(_("Meeting saved."))
@@ -85,7 +86,7 @@ def edit(meeting_id):
                            starts_at=meeting_service.wall_clock(meeting.starts_at))
     else:
         form = MeetingForm()
-    form.host_ids.choices = meeting_service.host_choices()
+    form.host_ids.choices = options(meeting_service.host_choices())
     if request.method == "POST" and _save(form, meeting) is not None:
         flash(_("Meeting saved."))
         return redirect(url_for("meetings.detail", meeting_id=meeting.id))
@@ -94,7 +95,7 @@ def edit(meeting_id):
 
 def _capture_form(user, formdata=None):
     form = CaptureForm(formdata=formdata)  # None: an empty form, even during a POST
-    form.paths.choices = [(p, labels()["labels"]["paths"][p]) for p in capture_service.allowed_paths(user)]
+    form.paths.choices = options((p, PATH_LABELS[p]) for p in capture_service.allowed_paths(user))
     form.consent_version.data = _consent_version()
     return form
 

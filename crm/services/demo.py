@@ -1,7 +1,7 @@
 """Synthetic demo data: meetings in real cities, people with made-up details.
 
 Every value here is invented (emails on example.org, numbers from a seeded
-random generator); no real person's data is ever used.
+random generator, names from ``demo_names``); no real person's data is ever used.
 """
 import random
 from datetime import timedelta
@@ -12,26 +12,11 @@ from ..models.base import utcnow
 from ..models.bulk import insert_rows
 from ..models.enums import PATHS
 from .contacts import ContactData, create_contacts_bulk
+from .demo_names import fake_name
 
 CITIES = [
     ("Warszawa", "PL"), ("Wrocław", "PL"), ("Kraków", "PL"), ("Białystok", "PL"),
     ("Vilnius", "LT"), ("Kaunas", "LT"), ("Praha", "CZ"), ("Berlin", "DE"),
-]
-GIVEN_BY_CYR = ["Аляксандр", "Сяргей", "Святлана", "Вольга", "Марыя", "Алесь", "Ігар", "Наталля",
-                "Кацярына", "Зміцер", "Юлія", "Андрэй", "Павел", "Ганна", "Уладзімір"]
-FAMILY_BY_CYR = ["Ціханоўскі", "Калеснікава", "Бабарыка", "Латушка", "Шараневіч", "Кавалёў",
-                 "Мацкевіч", "Лукашук", "Навумчык", "Багдановіч", "Сапега", "Рагойша"]
-GIVEN_BY_LAT = ["Aliaksandr", "Siarhei", "Sviatlana", "Volha", "Maryia", "Ales", "Ihar", "Natallia",
-                "Katsiaryna", "Zmitser", "Yuliya", "Andrei"]
-FAMILY_BY_LAT = ["Tsikhanouski", "Kalesnikava", "Babaryka", "Latushka", "Sharanevich", "Kavaliou",
-                 "Matskevich", "Lukashuk", "Navumchyk", "Bahdanovich"]
-GIVEN_PL = ["Łukasz", "Małgorzata", "Katarzyna", "Piotr", "Wojciech", "Agnieszka", "Paweł", "Zofia"]
-FAMILY_PL = ["Kowalski", "Wiśniewska", "Zieliński", "Dąbrowska", "Wójcik", "Kamińska", "Lewandowski"]
-GIVEN_LT = ["Jonas", "Rūta", "Tomas", "Eglė", "Mindaugas", "Aušra", "Darius"]
-FAMILY_LT = ["Kazlauskas", "Petrauskaitė", "Jankauskas", "Žukauskienė", "Stankevičius", "Vasiliauskas"]
-NAME_POOLS = [
-    (GIVEN_BY_CYR, FAMILY_BY_CYR, 4), (GIVEN_BY_LAT, FAMILY_BY_LAT, 3),
-    (GIVEN_PL, FAMILY_PL, 2), (GIVEN_LT, FAMILY_LT, 1),
 ]
 SKILLS = ["driving licence C", "first aid", "video editing", "translation PL-BY", "logistics",
           "web development", "fundraising", "IT security", "photography", "carpentry"]
@@ -43,8 +28,7 @@ PHONE_PREFIXES = {"PL": ("+48", ["50", "51", "53", "60", "66", "69", "72", "78",
 
 def fake_person(rng, serial):
     """One synthetic person as ContactData (unique email and phone from ``serial``)."""
-    pool = rng.choices(NAME_POOLS, weights=[w for _, _, w in NAME_POOLS])[0]
-    given, family = rng.choice(pool[0]), rng.choice(pool[1])
+    full_name, _ = fake_name(rng)
     country = rng.choice(["PL", "PL", "BY", "LT"])
     code, prefixes, digits = PHONE_PREFIXES[country]
     # A leading zero makes some numbers invalid (+375 29 0…); keep the first digit 1-9.
@@ -52,7 +36,7 @@ def fake_person(rng, serial):
     city, city_country = rng.choice(CITIES)
     paths = tuple(rng.sample(PATHS, rng.choice([1, 1, 1, 2])))
     return ContactData(
-        full_name=f"{given} {family}",
+        full_name=full_name,
         email=f"person{serial}.{rng.randrange(10 ** 6):06d}@example.org",
         phone=f"{code} {rng.choice(prefixes)}{local}",
         messenger=f"@demo_{serial}_{rng.randrange(10 ** 4)}" if rng.random() < 0.5 else None,

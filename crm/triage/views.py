@@ -14,9 +14,11 @@ from flask_babel import ngettext
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
+from wtforms import SelectChoice
 
 from ..errors import NotFound, ServiceError
 from ..contacts import labels
+from ..contacts.labels import options
 from ..extensions import db
 from ..models import Contact, Meeting
 from ..security import permissions
@@ -38,19 +40,21 @@ def _htmx():
 
 def _filter_form(args):
     form = FilterForm(formdata=args)
-    form.assignee.choices = [("unassigned", _("Nobody")), ("any", _("Anyone"))] + triage_service.staff_choices()
+    form.assignee.choices = options([("unassigned", _("Nobody")), ("any", _("Anyone")),
+                                     *triage_service.staff_choices()])
     recent = db.session.execute(select(Meeting.id, Meeting.city, Meeting.starts_at)
                                 .order_by(Meeting.starts_at.desc()).limit(MEETING_CHOICES))
-    form.meeting.choices = [("", "—")] + [(str(mid), f"{wall_clock(at):%Y-%m-%d} {city}")
-                                           for mid, city, at in recent]
+    form.meeting.choices = options([("", "—")] + [(str(mid), f"{wall_clock(at):%Y-%m-%d} {city}")
+                                                   for mid, city, at in recent])
     chosen = _meeting_id(args.get("meeting"))
-    if chosen and str(chosen) not in dict(form.meeting.choices):
+    if chosen and str(chosen) not in {choice.value for choice in form.meeting.choices}:
         meeting = db.session.get(Meeting, chosen)  # an older meeting, linked from its page
         if meeting is not None:
-            form.meeting.choices.append((str(meeting.id), f"{wall_clock(meeting.starts_at):%Y-%m-%d} {meeting.city}"))
+            form.meeting.choices.append(
+                SelectChoice(str(meeting.id), f"{wall_clock(meeting.starts_at):%Y-%m-%d} {meeting.city}"))
     cities = db.session.scalars(select(Meeting.city).distinct().order_by(Meeting.city))
-    form.city.choices = [("", "—")] + [(city, city) for city in cities]
-    form.path.choices = [("", "—")] + [(p, labels.PATHS[p]) for p in allowed_paths(current_actor())]
+    form.city.choices = options([("", "—")] + [(city, city) for city in cities])
+    form.path.choices = options([("", "—")] + [(p, labels.PATHS[p]) for p in allowed_paths(current_actor())])
     return form
 
 
@@ -101,14 +105,14 @@ def _row_controls(form):
                  "path": _("Path"), "stage": _("Stage"), "set_stage": _("Set stage"),
                  "because": _("Not a fit, because"), "not_a_fit": _("Not a fit"),
                  "until": _("Snooze until"), "snooze": _("Snooze")},
-        "choices": {name: [(value, str(label)) for value, label in getattr(form, name).choices]
+        "choices": {name: [(choice.value, str(choice.label)) for choice in getattr(form, name).choices]
                     for name in ("action", "assignee", "path", "stage", "reason")},
     }
 
 
 def _action_choices(form):
-    form.assignee.choices = triage_service.staff_choices()
-    form.path.choices = [(p, labels.PATHS[p]) for p in allowed_paths(current_actor())]
+    form.assignee.choices = options(triage_service.staff_choices())
+    form.path.choices = options((p, labels.PATHS[p]) for p in allowed_paths(current_actor()))
 
 
 @bp.get("/")
