@@ -97,6 +97,14 @@ def register_web(app):
     app.register_blueprint(views.bp)
     app.register_blueprint(admin_views.bp)
     register_workspace(app)
+    register_imports(app)
+
+
+def register_imports(app):
+    from .imports import views as import_views
+
+    import_views.init_app(app)
+    app.register_blueprint(import_views.bp)
 
 
 def register_workspace(app):

@@ -56,6 +56,11 @@ ROUTE_PERMISSIONS = {
     "duplicates.merge": "triage.work",
     "duplicates.merges": "triage.work",
     "duplicates.undo": "triage.work",
+    # sign-up sheet imports (crm/imports/; the service checks ownership of each import)
+    "imports.index": "imports.run",
+    "imports.mapping": "imports.run",
+    "imports.progress": "imports.run",
+    "imports.rejects": "imports.run",
     # admin
     "admin.users": "users.manage",
     "admin.user_new": "users.manage",

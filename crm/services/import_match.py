@@ -108,6 +108,13 @@ def _plain(value):
     return None if value is None or value is UNREADABLE else value
 
 
+def _conflict(row, email, phone, region):
+    """Both sides have an email (or a phone) and they differ: a namesake, not the same person."""
+    if row.email and email and normalize.normalize_email(email) != row.email:
+        return True
+    return bool(row.phones and phone and normalize.normalize_phone(phone, region) not in row.phones)
+
+
 def best_match(row, candidate_ids, contacts, region):
     """The contact ``row`` is, among its candidates (None if none really matches)."""
     scored = []
@@ -121,8 +128,9 @@ def best_match(row, candidate_ids, contacts, region):
             scored.append((0, contact))
         elif row.phones and phone and normalize.normalize_phone(phone, region) in row.phones:
             scored.append((1, contact))
-        elif (row.data.city and _plain(contact.city) and same_words(row.data.full_name, _plain(contact.full_name))
-              and same_words(row.data.city, _plain(contact.city))):
+        elif (not row.email and not row.phones and row.data.city and _plain(contact.city)
+              and same_words(row.data.city, _plain(contact.city))
+              and same_words(row.data.full_name, _plain(contact.full_name))):
             scored.append((2, contact))
     if not scored:
         return None

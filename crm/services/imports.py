@@ -262,7 +262,9 @@ def _classify(run, rows, user):
     parsed = [rows[i] for i in valid]
     known = match.fingerprint_matches(run.id, {r.fingerprint for r in parsed})
     reach = match.reach_candidates(parsed)
-    need_name = [i for i, row in enumerate(parsed) if row.data.city and i not in reach]
+    # Name + city only decides for rows with neither email nor phone: a row that has
+    # one and matches nobody by it is a namesake more often than the same person.
+    need_name = [i for i, row in enumerate(parsed) if row.data.city and not row.email and not row.phones]
     names = match.name_candidates(parsed, need_name) if need_name else {}
     ids = set(known.values()) | {c for s in reach.values() for c in s} | {c for s in names.values() for c in s}
     contacts = match.load(ids, user)
@@ -321,12 +323,13 @@ def _pending_match(row, pending_keys):
     for key in _keys(row):
         if key in pending_keys:
             return pending_keys[key]
-    if row.data.city:
+    if row.data.city and not row.email and not row.phones:
         from .import_rows import same_words
 
         for index, other in pending_keys.get(("names", None), ()):
-            if same_words(row.data.full_name, other.data.full_name) and same_words(row.data.city,
-                                                                                    other.data.city):
+            if (not match._conflict(row, other.email, other.phones[0] if other.phones else None, None)
+                    and same_words(row.data.full_name, other.data.full_name)
+                    and same_words(row.data.city, other.data.city)):
                 return index
     return None
 

@@ -1,0 +1,95 @@
+"""Import a synthetic sign-up sheet end to end: rows/s, peak memory, duplicates found.
+
+    python bench/import_sheet.py --contacts 100000 [--database-url postgresql+psycopg://...]
+
+The sheet (CSV, semicolons, UTF-8) has ``--contacts`` rows: 10% repeat an earlier
+row of the file (same email in other case, or same phone in another format) and 2%
+are broken (bad email or phone). It is uploaded through ``imports.upload`` (stored
+encrypted, read through once) and imported with ``imports.process`` exactly like
+``flask crm import``: every field encrypted, every index written, a commit per batch.
+Peak memory is the process's peak RSS (ru_maxrss); run once per size to compare.
+"""
+import random
+import resource
+import tempfile
+import time
+
+from benchlib import backend_name, bench_app, load_note, parser, print_table
+
+from crm.extensions import db
+from crm.services import imports
+
+FIRST = ["Jan", "Anna", "Ales", "Hanna", "Piotr", "Olga", "Siarhei", "Maryia", "Tomas", "Ewa", "Ihar", "Zofia"]
+LAST = ["Kowalski", "Nowak", "Shypila", "Rak", "Zielinski", "Kupala", "Bykau", "Lis", "Wolski", "Sadouski"]
+CITIES = ["Warszawa", "Vilnius", "Krakow", "Gdansk", "Bialystok", "Wroclaw", "Berlin", "Praha"]
+PATHS = ["volunteering", "wolontariat", "валанцёрства", "projects", "wspólne projekty"]
+
+
+def _syllables(rng):
+    return "".join(rng.choice(("ka", "lo", "vi", "ski", "na", "ro", "ta", "mi", "sha", "zu")) for _ in range(3))
+
+
+def write_sheet(path, rows, seed=7):
+    """The sheet; returns (duplicate rows, broken rows) written."""
+    rng = random.Random(seed)
+    people, duplicates, broken = [], 0, 0
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write("Imię i nazwisko;E-mail;Telefon;Miasto;Ścieżka\n")
+        for n in range(rows):
+            roll = rng.random()
+            if roll < 0.10 and people:
+                name, email, phone, city = rng.choice(people)
+                duplicates += 1
+                if rng.random() < 0.5:
+                    fh.write(f"{name};{email.upper()};;{city};{rng.choice(PATHS)}\n")
+                else:
+                    fh.write(f"{name};;{phone.replace('+48', '0048').replace(' ', '')};{city};\n")
+                continue
+            if roll < 0.12:
+                broken += 1
+                fh.write(f"Broken Row{n};not-an-email-{n};;;\n")
+                continue
+            name = f"{rng.choice(FIRST)} {rng.choice(LAST)}{_syllables(rng)}"
+            email = f"person{n}@example.org"
+            digits = f"{600000000 + n:09d}"
+            phone = f"+48 {digits[:3]} {digits[3:6]} {digits[6:]}"
+            city = rng.choice(CITIES)
+            people.append((name, email, phone, city))
+            if len(people) > 5000:
+                people.pop(0)
+            fh.write(f"{name};{email};{phone};{city};{rng.choice(PATHS)}\n")
+    return duplicates, broken
+
+
+def main():
+    args = parser(__doc__.splitlines()[0], contacts=100_000).parse_args()
+    with tempfile.NamedTemporaryFile(suffix=".csv") as sheet:
+        duplicates, broken = write_sheet(sheet.name, args.contacts)
+        with bench_app(args) as app:
+            start = time.perf_counter()
+            with open(sheet.name, "rb") as source:
+                run = imports.upload(source, "sheet.csv", None)
+            imports.configure(run, run.mapping)
+            run_id = run.id
+            db.session.commit()
+            uploaded = time.perf_counter()
+            for _ in imports.process(run_id, operator=True):
+                db.session.commit()
+            end = time.perf_counter()
+            summary = imports.summary(imports.get_run(run_id))
+            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print_table(f"import of a {args.contacts:,}-row sheet on {backend_name(app)} ({load_note()})", [
+                ("rows in the sheet", f"{args.contacts:,}"),
+                ("duplicates written / found (merged + in file)",
+                 f"{duplicates:,} / {summary['merged'] + summary['duplicates_in_file']:,}"),
+                ("broken written / rejected", f"{broken:,} / {summary['rejected']:,}"),
+                ("created", f"{summary['created']:,}"),
+                ("upload + read-through (s)", f"{uploaded - start:.1f}"),
+                ("import (s)", f"{end - uploaded:.1f}"),
+                ("rows/s end to end", f"{args.contacts / (end - start):,.0f}"),
+                ("peak RSS (MB)", f"{peak_mb:,.0f}"),
+            ])
+
+
+if __name__ == "__main__":
+    main()
