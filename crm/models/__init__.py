@@ -11,6 +11,7 @@ from .merge import ContactMerge, DuplicateDismissal
 from .note import ContactNote
 from .outbox import Outbox
 from .registration import PendingRegistration
+from .rights import ErasureCounter, ErasureRequest, RightsLink, RightsRequest
 from .session import UserSession
 from .stored_file import StoredFile
 from .triage import ContactTriage
@@ -18,12 +19,15 @@ from .user import RecoveryCode, User
 
 # Models whose rows hold Encrypted values (what rotation and verification walk).
 ENCRYPTED_MODELS = (Contact, FollowUp, User, Meeting, Outbox, ContactNote)
+# A data-rights request holds the typed address encrypted until its lookup job has run.
+ENCRYPTED_MODELS = ENCRYPTED_MODELS + (RightsRequest,)
 # Pending self-registrations hold encrypted values too (rotation re-encrypts them).
 ENCRYPTED_MODELS = ENCRYPTED_MODELS + (PendingRegistration,)
 # A merge's undo snapshot is sealed with the field cipher.
 ENCRYPTED_MODELS = ENCRYPTED_MODELS + (ContactMerge,)
 
 __all__ = [
+    "ErasureCounter", "ErasureRequest", "RightsLink", "RightsRequest",
     "AuditEvent", "Attendance", "Contact", "ContactIndex", "ContactNote", "ContactTriage", "ENCRYPTED_MODELS",
     "FollowUp", "ImportRow", "ImportRun", "FollowUpRule", "FollowUpRuleVersion",
     "KeyRotation", "Meeting", "Outbox", "PathChoice", "PendingRegistration", "RecoveryCode", "StageChange", "StoredFile", "User", "UserSession",
