@@ -54,6 +54,12 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     # Audit events keep the client address this long, then a cron job blanks it.
     AUDIT_IP_RETENTION_DAYS = _env_int("AUDIT_IP_RETENTION_DAYS", 30)
+    # Follow-ups: links in staff mail point here; outcomes and cancel reasons of closed
+    # follow-ups are blanked after FOLLOWUP_OUTCOME_RETENTION_DAYS; the reconciler fires
+    # rules for stage changes of the last FOLLOWUP_RULE_LOOKBACK_DAYS that have none.
+    STAFF_BASE_URL = os.environ.get("STAFF_BASE_URL", "http://127.0.0.1:5000")
+    FOLLOWUP_OUTCOME_RETENTION_DAYS = _env_int("FOLLOWUP_OUTCOME_RETENTION_DAYS", 365)
+    FOLLOWUP_RULE_LOOKBACK_DAYS = _env_int("FOLLOWUP_RULE_LOOKBACK_DAYS", 14)
     # Staff sessions (server-side, see crm/services/sessions.py).
     SESSION_IDLE_MINUTES = _env_int("SESSION_IDLE_MINUTES", 30)
     SESSION_ABSOLUTE_HOURS = _env_int("SESSION_ABSOLUTE_HOURS", 12)

@@ -97,6 +97,7 @@ def register_web(app):
     app.register_blueprint(views.bp)
     app.register_blueprint(admin_views.bp)
     register_workspace(app)
+    register_followups(app)
     register_imports(app)
 
 
@@ -115,6 +116,12 @@ def register_workspace(app):
 
     for module in (meeting_views, contact_views, triage_views, duplicate_views):
         app.register_blueprint(module.bp)
+
+
+def register_followups(app):
+    from .followups import views as followup_views
+
+    app.register_blueprint(followup_views.bp)
 
 
 def register_auth(app):

@@ -61,3 +61,15 @@ def run_import(import_id):
         for run in imports.process(import_id):
             db.session.commit()
         return {"import": str(import_id), "status": "done"}
+
+
+def apply_followup_rules(stage_change_id):
+    """Create the follow-ups the active rules ask for when a path entered a stage.
+
+    Idempotent (``rule_key``); a stage change or contact deleted meanwhile is a
+    no-op counted as ``missing`` in the result.
+    """
+    from crm.services import followup_firing
+
+    with job_context():
+        return followup_firing.apply_rules(int(stage_change_id))

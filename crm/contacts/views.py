@@ -21,6 +21,7 @@ from ..services import contact_edit, contact_notes, contact_page, search as sear
 from ..services import contacts as contact_service
 from ..services import merge as merge_service
 from ..services.contacts import ValidationError
+from ..followups.panel import contact_panel
 from .forms import ContactEditForm, NoteForm, SearchForm, StageForm, attach_errors
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
@@ -69,6 +70,7 @@ def detail(contact_id):
 def _detail_page(contact, note_form=None, status=200):
     view = contact_page.build(contact, current_actor())
     return render_template("contacts/detail.html", view=view, notes=contact_notes.notes_of(contact),
+                           followup_panel=contact_panel(contact),
                            stage_form=StageForm(formdata=None), note_form=note_form or NoteForm(formdata=None)), status
 
 

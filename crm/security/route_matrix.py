@@ -50,6 +50,15 @@ ROUTE_PERMISSIONS = {
     "meetings.capture": "contacts.create",
     "triage.index": "triage.work",
     "triage.act": "triage.work",
+    # follow-ups (the services also check who may act on which follow-up)
+    "followups.index": "followups.work",
+    "followups.team": "followups.manage",
+    "followups.act": "followups.work",
+    "followups.create": "followups.work",
+    "followups.rules": "rules.manage",
+    "followups.rule_new": "rules.manage",
+    "followups.rule_edit": "rules.manage",
+    "followups.rule_toggle": "rules.manage",
     # duplicate review and merge (crm/duplicates/)
     "duplicates.index": "triage.work",
     "duplicates.dismiss": "triage.work",

@@ -1,0 +1,1 @@
+"""Follow-ups: my queue, the team queue, in-place actions, and the rules admin pages."""

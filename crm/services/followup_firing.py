@@ -1,0 +1,192 @@
+"""Rules fire: a path choice entering a stage becomes follow-ups, once per stage entry.
+
+Every new ``StageChange`` queues ``workers.jobs.apply_followup_rules(stage_change_id)``
+after the commit (an ORM flush listener below, so capture, triage, the contact
+page and merges are all covered without each remembering to). Imports that
+write stage changes with bulk inserts, and the reconciler, call
+``apply_rules_batch`` with many ids at once. Both end in the same code:
+
+* ``rule_key = "<rule id>:<stage change id>"`` is unique, and inserts skip keys
+  that exist, so a job run twice (or beside the reconciler) creates nothing more;
+* a stage change or contact that no longer exists is counted as ``missing``;
+* the follow-up is due ``delay_days`` after the stage was entered, whenever the
+  job runs, and goes to the contact's assignee, the rule's named user or a
+  cleared coordinator from the pool; on a restricted path only to a cleared user
+  (otherwise the pool, otherwise nobody: the team queue shows it unassigned).
+"""
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+
+from flask import has_app_context
+from sqlalchemy import event, func, insert, select
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+from ..models import Contact, FollowUp, FollowUpRule, PathChoice, StageChange, User
+from ..models.base import utcnow
+from ..models.enums import RESTRICTED_PATHS
+from ..security import audit
+
+JOB = "workers.jobs.apply_followup_rules"
+CHUNK = 2000
+POOL_ROLES = ("coordinator", "admin")
+
+
+def job_id(stage_change_id):
+    """The RQ job id of a stage change's rule job (the reconciler checks it is live)."""
+    return f"followup-rules-{stage_change_id}"
+
+
+@event.listens_for(Session, "after_flush")
+def _queue_rule_jobs(session, flush_context):
+    changes = [obj for obj in session.new if isinstance(obj, StageChange)]
+    if not changes or not has_app_context():
+        return
+    from .. import jobs
+
+    for change in changes:
+        jobs.enqueue(JOB, change.id, job_id=job_id(change.id), session=session)
+
+
+class AssigneePool:
+    """Who may get a rule's follow-up, and how loaded each coordinator already is."""
+
+    def __init__(self):
+        rows = db.session.execute(select(User.id, User.login, User.role, User.restricted_clearance)
+                                  .where(User.active.is_(True))).all()
+        self.cleared = {row.id: bool(row.restricted_clearance) for row in rows}
+        self.coordinators = [row.id for row in sorted(rows, key=lambda r: r.login)
+                             if row.role in POOL_ROLES and row.restricted_clearance]
+        self.load = defaultdict(int)
+        if self.coordinators:
+            counts = db.session.execute(
+                select(FollowUp.assignee_id, func.count()).where(FollowUp.status == "open",
+                                                                 FollowUp.assignee_id.in_(self.coordinators))
+                .group_by(FollowUp.assignee_id))
+            self.load.update(dict(counts.all()))
+
+    def allowed(self, user_id, path):
+        return user_id in self.cleared and (path not in RESTRICTED_PATHS or self.cleared[user_id])
+
+    def from_pool(self, rule):
+        if not self.coordinators:
+            return None
+        if rule.strategy == "round_robin":
+            order = self.coordinators
+            after = order.index(rule.last_assignee_id) + 1 if rule.last_assignee_id in order else 0
+            chosen = order[after % len(order)]
+            rule.last_assignee_id = chosen
+        else:
+            chosen = min(self.coordinators, key=lambda uid: self.load[uid])  # stable: login order on ties
+        return chosen
+
+    def pick(self, rule, path, contact_assignee_id):
+        if rule.assign_to == "contact_assignee" and self.allowed(contact_assignee_id, path):
+            chosen = contact_assignee_id
+        elif rule.assign_to == "user" and self.allowed(rule.assignee_id, path):
+            chosen = rule.assignee_id
+        else:
+            chosen = self.from_pool(rule)
+        if chosen is not None:
+            self.load[chosen] += 1
+        return chosen
+
+
+def _active_rules():
+    rules = defaultdict(list)
+    for rule in db.session.scalars(select(FollowUpRule).where(FollowUpRule.active.is_(True))
+                                   .order_by(FollowUpRule.id)):
+        rules[(rule.path, rule.stage)].append(rule)
+    return rules
+
+
+def _insert_ignoring_duplicates(rows):
+    """Insert follow-up rows; a row whose rule_key exists (a concurrent run) is skipped."""
+    dialect = db.session.connection().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - the two backends we run on
+        dialect_insert = insert
+    statement = dialect_insert(FollowUp.__table__)
+    if dialect in ("postgresql", "sqlite"):
+        statement = statement.on_conflict_do_nothing(index_elements=["rule_key"])
+    db.session.execute(statement, rows)
+
+
+def apply_rules_batch(stage_change_ids):
+    """Create the follow-ups every active rule asks for, for each stage change; returns counts."""
+    ids = sorted({int(i) for i in stage_change_ids})
+    result = {"stage_changes": len(ids), "created": 0, "missing": 0, "no_rule": 0, "already": 0}
+    rules = _active_rules()
+    if not ids or not rules:
+        result["no_rule"] = len(ids) if not rules else 0
+        return result
+    pool, now = AssigneePool(), utcnow()
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        found = db.session.execute(
+            select(StageChange.id, StageChange.to_stage, StageChange.at, PathChoice.path,
+                   PathChoice.contact_id, Contact.assignee_id)
+            .join(PathChoice, PathChoice.id == StageChange.path_choice_id)
+            .join(Contact, Contact.id == PathChoice.contact_id)
+            .where(StageChange.id.in_(chunk))).all()
+        result["missing"] += len(chunk) - len(found)
+        planned = []
+        for change in found:
+            matching = rules.get((change.path, change.to_stage))
+            if not matching:
+                result["no_rule"] += 1
+            for rule in matching or ():
+                planned.append((f"{rule.id}:{change.id}", rule, change))
+        if not planned:
+            continue
+        existing = set(db.session.scalars(select(FollowUp.rule_key)
+                                          .where(FollowUp.rule_key.in_([key for key, _, _ in planned]))))
+        result["already"] += len(existing)
+        rows = [_row(key, rule, change, pool, now) for key, rule, change in planned if key not in existing]
+        if rows:
+            _insert_ignoring_duplicates(rows)
+            result["created"] += len(rows)
+    db.session.flush()  # round-robin cursors
+    if result["created"]:
+        audit.record("followup.rules_applied", "stage_change", ids[0] if len(ids) == 1 else None,
+                     stage_changes=len(ids), created=result["created"])
+    return result
+
+
+def _row(key, rule, change, pool, now):
+    at = change.at or now
+    return {
+        "id": uuid.uuid4(), "contact_id": change.contact_id, "path": change.path, "kind": rule.kind,
+        "due_at": at + timedelta(days=rule.delay_days),
+        "assignee_id": pool.pick(rule, change.path, change.assignee_id), "status": "open",
+        "rule_key": key, "rule_id": rule.id, "rule_version": rule.version, "stage_change_id": change.id,
+        "created_at": now, "updated_at": now,
+    }
+
+
+def apply_rules(stage_change_id):
+    """The job body for one stage change (see ``apply_rules_batch``)."""
+    return apply_rules_batch([stage_change_id])
+
+
+def unfired_stage_changes(lookback_days, limit=50_000):
+    """Stage changes of the last ``lookback_days`` that an active rule matches but that
+    have no follow-up from it (their job was lost, or they came in by bulk insert).
+
+    A rule only answers for stage changes made after it was created: a new rule
+    does not create work for last year's entries.
+    """
+    cutoff = utcnow() - timedelta(days=lookback_days)
+    stmt = (select(StageChange.id).distinct()
+            .join(PathChoice, PathChoice.id == StageChange.path_choice_id)
+            .join(FollowUpRule, (FollowUpRule.path == PathChoice.path) & (FollowUpRule.stage == StageChange.to_stage)
+                  & FollowUpRule.active.is_(True))
+            .where(StageChange.at >= cutoff, StageChange.at >= FollowUpRule.created_at,
+                   ~select(FollowUp.id).where(FollowUp.rule_id == FollowUpRule.id,
+                                              FollowUp.stage_change_id == StageChange.id).exists())
+            .order_by(StageChange.id).limit(limit))
+    return list(db.session.scalars(stmt))

@@ -1,0 +1,151 @@
+"""The follow-up queues: my queue by when it is due, the team queue by assignee, the menu counts.
+
+Each is one query on indexed metadata (``ix_follow_up_queue``: assignee, status,
+due) narrowed by the viewer's permissions; only the rows shown are decrypted
+(the contact's name), and each page view records one audit event with their ids.
+"""
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import selectinload
+
+from ..extensions import db
+from ..models import FollowUp, User
+from ..models.base import utcnow
+from ..security import audit, permissions
+
+BUCKETS = ("overdue", "today", "week", "later")
+SHOWN = 200  # rows per bucket or team page; the counts stay exact
+
+
+def _day_start(day):
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def bucket_bounds(today):
+    start = _day_start(today)
+    return start, start + timedelta(days=1), start + timedelta(days=7)
+
+
+def bucket_of(followup, today):
+    start, tomorrow, week_end = bucket_bounds(today)
+    due = followup.due_at
+    if due is None:
+        return "later"
+    if due.tzinfo is None:
+        due = due.replace(tzinfo=UTC)  # SQLite hands back naive values
+    if due < start:
+        return "overdue"
+    if due < tomorrow:
+        return "today"
+    if due < week_end:
+        return "week"
+    return "later"
+
+
+def _bucket_case(today):
+    start, tomorrow, week_end = bucket_bounds(today)
+    return case((FollowUp.due_at < start, "overdue"), (FollowUp.due_at < tomorrow, "today"),
+                (FollowUp.due_at < week_end, "week"), else_="later")
+
+
+@dataclass
+class MyQueue:
+    today: date
+    buckets: dict  # bucket -> [FollowUp]
+    counts: dict  # bucket -> int
+
+
+def _mine(user):
+    stmt = select(FollowUp).where(FollowUp.assignee_id == user.id, FollowUp.status == "open")
+    return permissions.visible_followups(stmt, user)
+
+
+def nav_counts(user, today=None):
+    """{"overdue": n, "today": n} of ``user``'s own open follow-ups: one indexed count query."""
+    if not permissions.can(user, "followups.work"):
+        return None
+    today = today or utcnow().date()
+    start, tomorrow, _ = bucket_bounds(today)
+    stmt = (select(func.sum(case((FollowUp.due_at < start, 1), else_=0)),
+                   func.sum(case((FollowUp.due_at >= start, 1), else_=0)))
+            .where(FollowUp.assignee_id == user.id, FollowUp.status == "open", FollowUp.due_at < tomorrow))
+    overdue, due_today = db.session.execute(permissions.visible_followups(stmt, user)).one()
+    return {"overdue": int(overdue or 0), "today": int(due_today or 0)}
+
+
+def my_queue(user, today=None):
+    """``user``'s open follow-ups in buckets: overdue, today, this week (7 days), later."""
+    today = today or utcnow().date()
+    bucket = _bucket_case(today)
+    counts = dict.fromkeys(BUCKETS, 0)
+    counts.update(dict(db.session.execute(
+        _mine(user).with_only_columns(bucket, func.count()).group_by(bucket)).all()))
+    buckets = {name: [] for name in BUCKETS}
+    rows = db.session.scalars(_mine(user).options(selectinload(FollowUp.contact))
+                              .order_by(FollowUp.due_at.is_(None), FollowUp.due_at, FollowUp.id))
+    for followup in rows:
+        shelf = buckets[bucket_of(followup, today)]
+        if len(shelf) < SHOWN:
+            shelf.append(followup)
+    shown = [f for shelf in buckets.values() for f in shelf]
+    if shown:
+        audit.record("followups.view", None, None, queue="mine",
+                     contacts=sorted({str(f.contact_id) for f in shown}))
+    return MyQueue(today, buckets, counts)
+
+
+@dataclass
+class Workload:
+    assignee_id: object
+    login: str | None
+    overdue: int = 0
+    today: int = 0
+    week: int = 0
+    later: int = 0
+
+    @property
+    def total(self):
+        return self.overdue + self.today + self.week + self.later
+
+
+@dataclass
+class TeamQueue:
+    today: date
+    workload: list  # [Workload], most overdue first
+    rows: list  # [FollowUp], overdue first then by due date
+    assignee: object = None
+    total: int = 0
+    staff: list = field(default_factory=list)
+
+
+def team_queue(user, assignee=None, today=None):
+    """Every open follow-up ``user`` may see: workload per person, then the list (overdue first).
+
+    ``assignee`` narrows the list to one user id, or "unassigned".
+    """
+    today = today or utcnow().date()
+    bucket = _bucket_case(today)
+    base = permissions.visible_followups(select(FollowUp).where(FollowUp.status == "open"), user)
+    per = defaultdict(dict)
+    for assignee_id, name, count in db.session.execute(
+            base.with_only_columns(FollowUp.assignee_id, bucket, func.count())
+            .group_by(FollowUp.assignee_id, bucket)):
+        per[assignee_id][name] = count
+    logins = dict(db.session.execute(select(User.id, User.login).where(User.id.in_([k for k in per if k]))).all())
+    workload = [Workload(k, logins.get(k), **{b: v.get(b, 0) for b in BUCKETS}) for k, v in per.items()]
+    workload.sort(key=lambda w: (-w.overdue, -w.total, w.login or ""))
+    stmt = base
+    if assignee == "unassigned":
+        stmt = stmt.where(FollowUp.assignee_id.is_(None))
+    elif assignee is not None:
+        stmt = stmt.where(FollowUp.assignee_id == assignee)
+    rows = list(db.session.scalars(stmt.options(selectinload(FollowUp.contact), selectinload(FollowUp.assignee))
+                                   .order_by(FollowUp.due_at.is_(None), FollowUp.due_at, FollowUp.id).limit(SHOWN)))
+    if rows:
+        audit.record("followups.view", None, None, queue="team",
+                     contacts=sorted({str(f.contact_id) for f in rows}))
+    total = sum(w.total for w in workload)
+    return TeamQueue(today, workload, rows, assignee, total)
