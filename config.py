@@ -63,6 +63,8 @@ class Config:
     # Staff sessions (server-side, see crm/services/sessions.py).
     SESSION_IDLE_MINUTES = _env_int("SESSION_IDLE_MINUTES", 30)
     SESSION_ABSOLUTE_HOURS = _env_int("SESSION_ABSOLUTE_HOURS", 12)
+    # Session rows ended or last seen this long ago are deleted by a daily cron job.
+    SESSION_RETENTION_DAYS = _env_int("SESSION_RETENTION_DAYS", 30)
     # A half-finished sign-in (password accepted, second factor pending) expires sooner.
     SIGNIN_PENDING_MINUTES = _env_int("SIGNIN_PENDING_MINUTES", 10)
     # last_seen_at is written at most this often, so each request does not write a row.

@@ -13,6 +13,15 @@ def resume_key_rotation():
         return {"rotation": rotation.id, "queued": job_id}
 
 
+def purge_old_sessions():
+    """Delete staff session rows ended or last seen more than SESSION_RETENTION_DAYS ago."""
+    from crm.services import sessions
+
+    with job_context() as app:
+        days = app.config["SESSION_RETENTION_DAYS"]
+        return {"deleted": sessions.purge(days), "older_than_days": days}
+
+
 def forget_audit_addresses():
     """Blank client addresses in audit events older than AUDIT_IP_RETENTION_DAYS."""
     from crm.security import audit

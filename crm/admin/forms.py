@@ -27,6 +27,19 @@ class ConfirmForm(FlaskForm):
     """A button that changes something: only the CSRF token travels."""
 
 
+class DangerForm(FlaskForm):
+    """A button whose effect cannot be taken back by the next click (disable, reset the
+    second factor, end sessions): a box beside it must be ticked first. No JavaScript
+    needed, and a stray click or Enter does nothing. Built with a ``prefix`` per action,
+    so several on one page keep distinct ids; the app-wide CSRF check covers the token."""
+
+    class Meta:
+        csrf = False
+
+    confirmed = BooleanField(_l("Yes, I am sure"),
+                             validators=[DataRequired(message=_l("Tick the box beside the button to confirm."))])
+
+
 class AuditFilterForm(FlaskForm):
     """Read-only filters, sent as a GET query (ids, action names and dates only)."""
 

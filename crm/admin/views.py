@@ -11,12 +11,13 @@ from flask_babel import gettext as _
 from wtforms import SelectChoice
 
 from ..errors import ServiceError
+from ..security import audit as audit_trail
 from ..security.permissions import current_actor, require
 from ..services import audit_log, sessions
 from ..services import auth as auth_service
 from ..services import users as user_service
 from ..services.contacts import ValidationError
-from .forms import AccessForm, AuditFilterForm, ConfirmForm, NewUserForm
+from .forms import AccessForm, AuditFilterForm, ConfirmForm, DangerForm, NewUserForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -54,6 +55,7 @@ def user_detail(user_id):
     user = user_service.get_user(user_id)
     access = AccessForm(role=user.role, clearance=user.restricted_clearance)
     return render_template("admin/user_detail.html", user=user, access=access, confirm=ConfirmForm(),
+                           danger={name: DangerForm(prefix=name, formdata=None) for name in DANGEROUS},
                            locked=auth_service.is_locked(user),
                            live_sessions=len(sessions.live_sessions(user.id)),
                            is_self=user.id == current_actor().id)
@@ -77,11 +79,18 @@ def user_access(user_id):
     return redirect(url_for("admin.user_detail", user_id=user.id))
 
 
-def _account_action(user_id, action, done_message):
+# Actions that need the box beside their button ticked (the form prefix of each).
+DANGEROUS = ("disable", "totp", "sessions")
+
+
+def _account_action(user_id, action, done_message, danger=None):
     user = user_service.get_user(user_id)
-    if ConfirmForm().validate_on_submit():
+    form = DangerForm(prefix=danger) if danger else ConfirmForm()
+    if form.validate_on_submit():
         action(user)
         flash(done_message)
+    elif danger:
+        flash(_("Nothing was done: tick the box beside the button to confirm."), "error")
     return redirect(url_for("admin.user_detail", user_id=user.id))
 
 
@@ -92,7 +101,8 @@ def user_disable(user_id):
     if user_id == current_actor().id:
         flash(_("You cannot disable your own account."), "error")
         return redirect(url_for("admin.user_detail", user_id=user_id))
-    return _account_action(user_id, lambda u: auth_service.disable_user(u.id), _("Account disabled."))
+    return _account_action(user_id, lambda u: auth_service.disable_user(u.id), _("Account disabled."),
+                           danger="disable")
 
 
 @bp.post("/users/<uuid:user_id>/enable")
@@ -112,7 +122,8 @@ def user_unlock(user_id):
 def user_reset_totp(user_id):
     """Forget the authenticator; the next sign-in enrols a new one."""
     return _account_action(user_id, lambda u: auth_service.reset_totp(u.id),
-                           _("Second factor reset: the next sign-in sets up a new authenticator."))
+                           _("Second factor reset: the next sign-in sets up a new authenticator."),
+                           danger="totp")
 
 
 @bp.post("/users/<uuid:user_id>/end-sessions")
@@ -121,7 +132,7 @@ def user_end_sessions(user_id):
     """Sign the account out everywhere (a lost laptop)."""
     actor = current_actor()
     return _account_action(user_id, lambda u: auth_service.end_sessions(u.id, actor_id=actor.id),
-                           _("All sessions of this account have ended."))
+                           _("All sessions of this account have ended."), danger="sessions")
 
 
 def _audit_filter(form):
@@ -143,6 +154,9 @@ def audit():
     flt = _audit_filter(form) if valid else audit_log.AuditFilter()
     page = request.args.get("page", 1, type=int)
     result = audit_log.search(flt, page=page)
+    # Reading the log is itself recorded: who looked, with which filters, at which events.
+    audit_trail.record("audit.view", None, None, filters=audit_log.describe(flt), page=result.page,
+                       total=result.total, shown=[e.id for e in result.events])
     query = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("admin/audit.html", form=form, result=result, query=query,
                            actions=audit_log.known_actions()), 200 if valid else 400

@@ -80,6 +80,13 @@ def search(flt, page=1, per_page=PER_PAGE):
     return AuditPage(events, actors, page, pages, total)
 
 
+def describe(flt):
+    """The filter as plain values for the ``audit.view`` event (ids, prefixes and dates only)."""
+    values = {"actor": flt.actor_id and str(flt.actor_id), "action": flt.action, "target": flt.target_id,
+              "since": flt.since and flt.since.isoformat(), "until": flt.until and flt.until.isoformat()}
+    return {key: value for key, value in values.items() if value}
+
+
 def known_actions():
     """The distinct action names in the log, for the filter's suggestions."""
     return list(db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))

@@ -77,6 +77,24 @@ def test_the_viewer_is_read_only(app, signed_in, runner):
     assert result.exit_code == 0 and "chain intact" in result.output
 
 
+def test_reading_the_log_is_itself_audited(signed_in, make_user):
+    from sqlalchemy import select
+
+    from crm.models import AuditEvent
+
+    admin = signed_in("admin")
+    alice, _ = make_user("alice")
+    seed(alice.id, 3, action="contact.view")
+    shown = shown_ids(admin.get(f"/admin/audit?actor={alice.id}&action=contact.&since=2026-03-01"))
+    db.session.expire_all()
+    [viewed] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.view")).all()
+    assert viewed.actor_id == admin.user.id
+    assert viewed.details == {"filters": {"actor": str(alice.id), "action": "contact.", "since": "2026-03-01"},
+                              "page": 1, "total": 3, "shown": shown}
+    # The next look shows that look.
+    assert viewed.id in shown_ids(admin.get("/admin/audit?action=audit."))
+
+
 def test_only_admins_open_it(signed_in):
     for role in ("staff", "coordinator"):
         assert signed_in(role).get("/admin/audit").status_code == 403

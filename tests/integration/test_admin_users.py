@@ -22,10 +22,17 @@ def detail_path(user):
     return f"/admin/users/{user.id}"
 
 
-def act(admin, user, action, data=None):
-    """Press one of the buttons on the user's admin page (with its CSRF token)."""
+# Buttons that act only with the box beside them ticked, and the form prefix of that box.
+TICK_FIRST = {"disable": "disable", "reset-totp": "totp", "end-sessions": "sessions"}
+
+
+def act(admin, user, action, data=None, tick=True):
+    """Press one of the buttons on the user's admin page (with its CSRF token, box ticked)."""
     token = csrf_token(admin, detail_path(user))
-    return admin.post(f"{detail_path(user)}/{action}", data={**(data or {}), "csrf_token": token})
+    data = {**(data or {}), "csrf_token": token}
+    if tick and action in TICK_FIRST:
+        data[f"{TICK_FIRST[action]}-confirmed"] = "y"
+    return admin.post(f"{detail_path(user)}/{action}", data=data)
 
 
 def test_admin_creates_an_account_and_sees_its_one_time_password_once(app, signed_in):
@@ -136,6 +143,27 @@ def test_end_sessions_signs_the_user_out_everywhere(app, signed_in, login_as):
     [ended] = [e for e in events("auth.session.end", staff.user.id) if e.details.get("reason") == "revoked"]
     assert ended.details["count"] == 2 and ended.details["by"] == str(admin.user.id)
     assert admin.get("/home").status_code == 200
+
+
+def test_destructive_buttons_do_nothing_until_their_box_is_ticked(signed_in):
+    admin = signed_in("admin")
+    staff = signed_in("staff")
+    page = admin.get(detail_path(staff.user)).get_data(as_text=True)
+    for prefix in TICK_FIRST.values():
+        # A real checkbox the browser itself insists on (no JavaScript), with its own id.
+        assert re.search(rf'<input[^>]*id="{prefix}-confirmed"[^>]*required', page), prefix
+        assert page.count(f'id="{prefix}-confirmed"') == 1
+    for action in TICK_FIRST:
+        response = act(admin, staff.user, action, tick=False)
+        assert response.status_code == 302, action
+        assert "tick the box" in admin.get(response.headers["Location"]).get_data(as_text=True)
+    user = fresh_user(staff.user)
+    assert user.active and user.totp_enabled
+    assert staff.get("/home").status_code == 200
+    assert events("auth.user.disable") == [] and events("auth.totp.reset") == []
+    # Ticking the box of another action does not count.
+    response = act(admin, staff.user, "disable", {"sessions-confirmed": "y"}, tick=False)
+    assert fresh_user(staff.user).active
 
 
 def test_account_buttons_refuse_a_missing_csrf_token(signed_in):
