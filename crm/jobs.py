@@ -6,6 +6,7 @@ name (so ``crm`` never imports ``workers``), with ids as the only arguments
 Redis), and only once the surrounding database transaction has committed: a
 rollback drops it, and a fast worker never looks for a row that is not there yet.
 """
+import functools
 import logging
 import uuid
 
@@ -57,14 +58,23 @@ def enqueue(func_name, *ids, queue="default", job_id=None, retries=3, timeout=No
     return spec
 
 
+def enqueue_in(delay, func_name, *ids, **options):
+    """Like ``enqueue``, but the job runs ``delay`` (a timedelta) after the commit (RQ's scheduler)."""
+    spec = enqueue(func_name, *ids, **options)
+    spec["delay"] = delay
+    return spec
+
+
 def enqueue_now(func_name, *ids, queue="default", job_id=None, retries=3, timeout=None, app=None,
-                retry_intervals=None):
+                retry_intervals=None, delay=None):
     """Queue a job at once, outside any transaction (CLI commands, the reconciler)."""
     app = app or current_app._get_current_object()
     config = app.config
     intervals = list(retry_intervals or [10, 60, 300])[:retries]
     retry = Retry(max=retries, interval=intervals) if retries else None
-    return get_queue(queue, app).enqueue(
+    rq_queue = get_queue(queue, app)
+    put = rq_queue.enqueue if delay is None else functools.partial(rq_queue.enqueue_in, delay)
+    return put(
         func_name, *_check_args(ids), job_id=job_id, retry=retry, job_timeout=timeout,
         failure_ttl=config["RQ_FAILURE_TTL"], result_ttl=config["RQ_RESULT_TTL"],
         description=func_name,  # the default description repeats the arguments
@@ -80,7 +90,8 @@ def _send_pending_jobs(session):
             with app.app_context():
                 enqueue_now(spec["func"], *spec["args"], queue=spec["queue"],
                             job_id=spec["job_id"], retries=spec["retries"],
-                            timeout=spec["timeout"], app=app, retry_intervals=spec["retry_intervals"])
+                            timeout=spec["timeout"], app=app, retry_intervals=spec["retry_intervals"],
+                            delay=spec.get("delay"))
         except (redis.RedisError, ConfigurationError) as exc:
             # The database already holds the work; the reconciler queues it again.
             log.warning("could not queue %s after commit (%s)", spec["func"], exc.__class__.__name__)

@@ -11,3 +11,9 @@ cron.register(periodic.purge_old_sessions, "maintenance", interval=24 * 3600)
 cron.register(periodic.forget_audit_addresses, "maintenance", interval=24 * 3600)
 # Uploaded sheets, rejected-row files and exports expire; their bytes go with them.
 cron.register(periodic.purge_expired_files, "maintenance", interval=900)
+# Follow-ups: overdue reminders every 10 minutes, the daily digest at 06:00, the weekly
+# summary on Monday at 07:00 (cron strings are the scheduler's local time), outcome purge daily.
+cron.register(periodic.send_followup_reminders, "mail", interval=600)
+cron.register(periodic.send_followup_digests, "mail", cron="0 6 * * *")
+cron.register(periodic.send_followup_summaries, "mail", cron="0 7 * * 1")
+cron.register(periodic.purge_followup_outcomes, "maintenance", interval=24 * 3600)

@@ -37,3 +37,36 @@ def purge_expired_files():
 
     with job_context():
         return files.purge_expired()
+
+
+def send_followup_reminders():
+    """Mail each assignee whose follow-ups became overdue (a count and a link; once per follow-up)."""
+    from crm.services import followup_mail
+
+    with job_context():
+        return followup_mail.send_overdue_reminders()
+
+
+def send_followup_digests():
+    """Each staff member's queue for the day, as counts (key ``digest:<user>:<day>``)."""
+    from crm.services import followup_mail
+
+    with job_context():
+        return followup_mail.send_daily_digests()
+
+
+def send_followup_summaries():
+    """The team's week, as counts, to coordinators (key ``summary:<user>:<ISO week>``)."""
+    from crm.services import followup_mail
+
+    with job_context():
+        return followup_mail.send_weekly_summaries()
+
+
+def purge_followup_outcomes():
+    """Blank outcomes and cancel reasons of follow-ups closed over FOLLOWUP_OUTCOME_RETENTION_DAYS ago."""
+    from crm.services import followup_mail
+
+    with job_context() as app:
+        days = app.config["FOLLOWUP_OUTCOME_RETENTION_DAYS"]
+        return {"purged": followup_mail.purge_closed_outcomes(days), "older_than_days": days}

@@ -20,7 +20,7 @@ from ..models.base import utcnow
 from ..models.enums import RESTRICTED_PATHS
 from ..security import permissions
 from ..security.permissions import can, current_actor, require
-from ..services import followup_firing  # noqa: F401  (registers the stage-change listener)
+from ..services import followup_firing, followup_reconcile  # noqa: F401  (register the listener, reconcile steps)
 from ..services import followup_queues, followup_rules, followups
 from ..services.contacts import ValidationError
 from . import labels

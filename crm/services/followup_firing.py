@@ -173,7 +173,7 @@ def apply_rules(stage_change_id):
     return apply_rules_batch([stage_change_id])
 
 
-def unfired_stage_changes(lookback_days, limit=50_000):
+def unfired_stage_changes(lookback_days, limit=50_000, older_than=None):
     """Stage changes of the last ``lookback_days`` that an active rule matches but that
     have no follow-up from it (their job was lost, or they came in by bulk insert).
 
@@ -181,11 +181,12 @@ def unfired_stage_changes(lookback_days, limit=50_000):
     does not create work for last year's entries.
     """
     cutoff = utcnow() - timedelta(days=lookback_days)
+    older_than = older_than or utcnow()
     stmt = (select(StageChange.id).distinct()
             .join(PathChoice, PathChoice.id == StageChange.path_choice_id)
             .join(FollowUpRule, (FollowUpRule.path == PathChoice.path) & (FollowUpRule.stage == StageChange.to_stage)
                   & FollowUpRule.active.is_(True))
-            .where(StageChange.at >= cutoff, StageChange.at >= FollowUpRule.created_at,
+            .where(StageChange.at >= cutoff, StageChange.at < older_than, StageChange.at >= FollowUpRule.created_at,
                    ~select(FollowUp.id).where(FollowUp.rule_id == FollowUpRule.id,
                                               FollowUp.stage_change_id == StageChange.id).exists())
             .order_by(StageChange.id).limit(limit))

@@ -19,6 +19,7 @@ from ..models import Contact, FollowUp, User
 from ..models.base import utcnow
 from ..models.enums import FOLLOWUP_KINDS, RESTRICTED_PATHS
 from ..security import audit, permissions
+from . import followup_mail
 from .contacts import ValidationError
 
 TEXT_MAX = 2000
@@ -124,6 +125,7 @@ def create(contact_id, kind, due_day, user, assignee_id=None, path=None):
     db.session.flush()
     audit.record("followup.create", "contact", contact.id, followup=str(followup.id), kind=kind,
                  path=path, assignee=str(assignee.id))
+    followup_mail.schedule_reminder(followup)
     return followup
 
 
@@ -152,6 +154,7 @@ def reschedule(followup_id, due_day, user):
     audit.record("followup.reschedule", "contact", followup.contact_id, followup=str(followup.id),
                  path=followup.path, due_from=before.date().isoformat() if before else None,
                  due_to=due_day.isoformat())
+    followup_mail.schedule_reminder(followup)
     return followup
 
 
