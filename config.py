@@ -43,6 +43,14 @@ class Config:
     # Sign-up sheet imports: largest upload accepted, and rows committed per batch.
     IMPORT_MAX_BYTES = _env_int("IMPORT_MAX_BYTES", 20 * 1024 * 1024)
     IMPORT_BATCH = _env_int("IMPORT_BATCH", 500)
+    # Exports: over this many people a reason and a second admin; one download within the TTL.
+    EXPORT_APPROVAL_THRESHOLD = _env_int("EXPORT_APPROVAL_THRESHOLD", 50)
+    EXPORT_TTL_HOURS = _env_int("EXPORT_TTL_HOURS", 24)
+    EXPORT_DAILY_CAP = _env_int("EXPORT_DAILY_CAP", 10)
+    EXPORT_MAX_ROWS = _env_int("EXPORT_MAX_ROWS", 50000)
+    EXPORT_CANARY_DOMAIN = os.environ.get("EXPORT_CANARY_DOMAIN", "example.net")
+    EXPORT_CANARY_PHONE_PREFIX = os.environ.get("EXPORT_CANARY_PHONE_PREFIX", "+120255501")
+    MERGE_UNDO_DAYS = _env_int("MERGE_UNDO_DAYS", 30)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed. 0 trusts
     # none: the client address (audit log, rate limits) is the connection's, never a header

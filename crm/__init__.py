@@ -129,10 +129,11 @@ def register_imports(app):
 def register_workspace(app):
     from .contacts import views as contact_views
     from .duplicates import views as duplicate_views
+    from .exports import views as export_views
     from .meetings import views as meeting_views
     from .triage import views as triage_views
 
-    for module in (meeting_views, contact_views, triage_views, duplicate_views):
+    for module in (meeting_views, contact_views, triage_views, duplicate_views, export_views):
         app.register_blueprint(module.bp)
 
 

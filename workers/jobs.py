@@ -94,3 +94,12 @@ def remind_followup(followup_id):
 
     with job_context():
         return followup_mail.remind_when_due(followup_id)
+
+
+def build_export(export_id):
+    """Build a requested export's encrypted file (idempotent: a built or refused export is left alone)."""
+    from crm.services import exports
+
+    with job_context():
+        export = exports.build(export_id)
+        return {"export": str(export_id), "status": export.status if export else "skipped"}

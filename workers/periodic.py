@@ -70,3 +70,11 @@ def purge_followup_outcomes():
     with job_context() as app:
         days = app.config["FOLLOWUP_OUTCOME_RETENTION_DAYS"]
         return {"purged": followup_mail.purge_closed_outcomes(days), "older_than_days": days}
+
+
+def forget_merge_snapshots():
+    """Erase the undo snapshots of merges older than MERGE_UNDO_DAYS (the redirects stay)."""
+    from crm.services import merge
+
+    with job_context():
+        return {"erased": merge.forget_snapshots()}

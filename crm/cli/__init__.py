@@ -63,5 +63,9 @@ def _register():
         crm_group.add_command(module.group)
     from . import imports  # noqa: F401 -- defines `flask crm import` on crm_group
 
+    from .exports import group as exports_group
+
+    crm_group.add_command(exports_group)
+
 
 _register()

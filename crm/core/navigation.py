@@ -16,6 +16,7 @@ MENU = (
     ("triage.index", _l("Triage")),
     ("duplicates.index", _l("Duplicates")),
     ("contacts.index", _l("Contacts")),
+    ("exports.index", _l("Exports")),
     ("imports.index", _l("Imports")),
     ("followups.index", _l("Follow-ups")),
     ("reports.index", _l("Reports")),

@@ -3,6 +3,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, RadioField
 
+from ..contacts.labels import options
 from ..services.merge import MERGE_FIELDS
 
 
@@ -26,5 +27,5 @@ class MergeForm(FlaskForm):
 
 
 for _name in MERGE_FIELDS:
-    setattr(MergeForm, _name, RadioField(choices=[("survivor", _l("Keep this")), ("merged", _l("Take the other"))],
+    setattr(MergeForm, _name, RadioField(choices=options([("survivor", _l("Keep this")), ("merged", _l("Take the other"))]),
                                          default="survivor"))

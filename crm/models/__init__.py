@@ -7,6 +7,7 @@ from .imports import ImportRow, ImportRun
 from .mail_template import MailTemplate
 from .maintenance import KeyRotation
 from .meeting import Attendance, Meeting, meeting_host
+from .export import Export
 from .merge import ContactMerge, DuplicateDismissal
 from .note import ContactNote
 from .outbox import Outbox
@@ -24,7 +25,7 @@ ENCRYPTED_MODELS = ENCRYPTED_MODELS + (RightsRequest,)
 # Pending self-registrations hold encrypted values too (rotation re-encrypts them).
 ENCRYPTED_MODELS = ENCRYPTED_MODELS + (PendingRegistration,)
 # A merge's undo snapshot is sealed with the field cipher.
-ENCRYPTED_MODELS = ENCRYPTED_MODELS + (ContactMerge,)
+ENCRYPTED_MODELS = ENCRYPTED_MODELS + (ContactMerge, Export)
 
 __all__ = [
     "ErasureCounter", "ErasureRequest", "RightsLink", "RightsRequest",
@@ -32,5 +33,5 @@ __all__ = [
     "FollowUp", "ImportRow", "ImportRun", "FollowUpRule", "FollowUpRuleVersion",
     "KeyRotation", "Meeting", "Outbox", "PathChoice", "PendingRegistration", "RecoveryCode", "StageChange", "StoredFile", "User", "UserSession",
     "meeting_host",
-    "ContactMerge", "DuplicateDismissal",
+    "ContactMerge", "DuplicateDismissal", "Export",
 ]

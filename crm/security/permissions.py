@@ -31,6 +31,8 @@ _COORDINATOR = _STAFF | {
     "followups.manage", "meetings.manage", "triage.work", "imports.run", "reports.view",
 }
 _ADMIN = _COORDINATOR | {"users.manage", "audit.view", "keys.manage", "jobs.view", "rules.manage"}
+# A second admin approves a large export (crm/services/exports.py).
+_ADMIN = _ADMIN | {"exports.approve"}
 
 ROLE_PERMISSIONS = {"staff": _STAFF, "coordinator": _COORDINATOR, "admin": _ADMIN}
 PERMISSIONS = frozenset(_ADMIN | {CLEARANCE})

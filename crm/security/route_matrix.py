@@ -65,6 +65,13 @@ ROUTE_PERMISSIONS = {
     "duplicates.merge": "triage.work",
     "duplicates.merges": "triage.work",
     "duplicates.undo": "triage.work",
+    # exports (crm/exports/): a second admin approves large ones; tracing a leak is an audit task
+    "exports.index": "contacts.export",
+    "exports.new": "contacts.export",
+    "exports.download": "contacts.export",
+    "exports.approve": "exports.approve",
+    "exports.refuse": "exports.approve",
+    "exports.trace": "audit.view",
     # sign-up sheet imports (crm/imports/; the service checks ownership of each import)
     "imports.index": "imports.run",
     "imports.mapping": "imports.run",
