@@ -15,8 +15,11 @@ milliseconds; written atomically, so several processes may start at once).
 """
 import os
 import tempfile
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import has_request_context, request, url_for
@@ -80,6 +83,54 @@ def language_links():
     return [(code, LANGUAGE_NAMES[code], url_in_language(code), code == here) for code in LANGUAGES]
 
 
+# English pages write dates the European way (29 Nov 2026, 14:05), not the US way.
+FORMAT_LOCALES = {"en": "en_GB"}
+
+
+def formatting_locale():
+    lang = current_language()
+    return FORMAT_LOCALES.get(lang, lang)
+
+
+def _plain(value):
+    """Aware datetimes as UTC wall time (pages label them UTC); naive ones are shown as they are."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def format_day(value):
+    """``|day``: a date (or a datetime's date) in the page's language, e.g. «29 лист. 2026 г.»."""
+    if value is None:
+        return ""
+    value = _plain(value)
+    return babel_dates.format_date(value.date() if isinstance(value, datetime) else value, "medium",
+                                   locale=formatting_locale())
+
+
+def format_moment(value, seconds=False):
+    """``|moment``: date and time (minutes; ``seconds=True`` for logs) in the page's language."""
+    if value is None:
+        return ""
+    value = _plain(value)
+    if not isinstance(value, datetime):
+        return format_day(value) if isinstance(value, date) else str(value)
+    locale = formatting_locale()
+    day = babel_dates.format_date(value.date(), "medium", locale=locale)
+    time = babel_dates.format_time(value.time(), "medium" if seconds else "short", locale=locale)
+    return babel_dates.get_datetime_format("medium", locale=locale).replace("{1}", day).replace("{0}", time)
+
+
+def format_count(value):
+    """``|number``: an integer with the page language's digit grouping (12 345, 12,345)."""
+    if value is None or isinstance(value, bool):
+        return "" if value is None else str(value)
+    try:
+        return babel_numbers.format_decimal(value, locale=formatting_locale())
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def return_path():
     """Where the language switcher comes back to: this page's path (no query: it may carry
     someone else's ``next=`` or search), if it is a plain local path; else nothing."""
@@ -135,3 +186,4 @@ def init_app(app):
     app.url_defaults(_fill_lang)
     app.jinja_env.globals.update(html_lang=html_lang, url_in_language=url_in_language,
                                  language_links=language_links, language_return_path=return_path)
+    app.jinja_env.filters.update(day=format_day, moment=format_moment, number=format_count)

@@ -5,6 +5,7 @@ another staff member's, or a restricted-only contact). Each route is requested
 with every method it accepts; URL arguments are filled from the objects built
 here, so ``contact_id`` really is a contact (someone else's, for staff-of-another).
 """
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -89,8 +90,11 @@ def url_args(rule, world):
             args[name] = 1
         elif converter == "PathConverter" and rule.endpoint == "static":
             args[name] = "css/muster.css"
+        elif converter == "AnyConverter":  # e.g. <any(en, be, ...):lang>: one allowed value
+            args[name] = sorted(rule._converters[name].items)[0]
         else:
-            args[name] = "x"
+            shortest = re.search(r"\{(\d+),", getattr(rule._converters[name], "regex", ""))
+            args[name] = "x" * (int(shortest.group(1)) if shortest else 1)  # e.g. a long token
     return args
 
 

@@ -67,3 +67,29 @@ def test_pages_without_a_language_in_the_url_offer_no_link_and_url_for_fills_the
     body = _get(probe_app, "/probe", cookie="be")
     assert body["url_in_pl"] is None
     assert body["localized"] == "/be/probe/7"
+
+
+@pytest.mark.parametrize(("lang", "day", "moment", "number"), [
+    ("en", "29 Nov 2026", "29 Nov 2026, 14:05", "1,234,567"),
+    ("be", "29 ліс 2026 г.", "29 ліс 2026 г., 14:05", "1 234 567"),
+    ("ru", "29 нояб. 2026 г.", "29 нояб. 2026 г., 14:05", "1 234 567"),
+    ("uk", "29 лист. 2026 р.", "29 лист. 2026 р., 14:05", "1 234 567"),
+    ("pl", "29 lis 2026", "29 lis 2026, 14:05", "1 234 567"),
+])
+def test_dates_and_numbers_follow_the_page_language(probe_app, lang, day, moment, number):
+    from datetime import UTC, date, datetime, timedelta, timezone
+
+    env = probe_app.jinja_env
+
+    def render(source, **values):  # CLDR puts no-break spaces in dates and numbers
+        return env.from_string(source).render(**values).replace("\u202f", " ").replace("\xa0", " ")
+
+    with probe_app.test_request_context(f"/{lang}/probe/1"):
+        assert render("{{ d|day }}", d=date(2026, 11, 29)) == day
+        # an aware time is shown as UTC wall time; a naive one as it is
+        aware = datetime(2026, 11, 29, 16, 5, 9, tzinfo=timezone(timedelta(hours=2)))
+        assert render("{{ t|moment }}", t=aware) == moment
+        assert render("{{ t|moment }}", t=datetime(2026, 11, 29, 14, 5)) == moment
+        assert render("{{ t|moment(seconds=True) }}", t=datetime(2026, 11, 29, 14, 5, 9, tzinfo=UTC)).endswith("14:05:09")
+        assert render("{{ n|number }}", n=1234567) == number
+        assert render("[{{ n|day }}{{ n|moment }}{{ n|number }}]", n=None) == "[]"
