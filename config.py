@@ -85,6 +85,19 @@ class Config:
     # Per-IP limits (Flask-Limiter, kept in the app's Redis so they hold across processes).
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute;100 per hour")
     RATELIMIT_TOTP = os.environ.get("RATELIMIT_TOTP", "10 per minute;100 per hour")
+    # The public join form (crm/public/): per client address, and per email (keyed by the
+    # truncated blind-index token, so Redis never holds the address).
+    RATELIMIT_JOIN = os.environ.get("RATELIMIT_JOIN", "10 per minute;60 per hour")
+    RATELIMIT_JOIN_EMAIL = os.environ.get("RATELIMIT_JOIN_EMAIL", "3 per hour;10 per day")
+    # Version of the consent text people agree to (stored with each contact).
+    CONSENT_VERSION = os.environ.get("CONSENT_VERSION", "2026-01")
+    # Double opt-in: the confirmation link works this long; unconfirmed data is purged after JOIN_PENDING_DAYS.
+    JOIN_CONFIRM_HOURS = _env_int("JOIN_CONFIRM_HOURS", 48)
+    JOIN_PENDING_DAYS = _env_int("JOIN_PENDING_DAYS", 7)
+    # A form sent sooner than this after it was served is a bot's (asked to send again).
+    JOIN_MIN_FILL_SECONDS = _env_int("JOIN_MIN_FILL_SECONDS", 3)
+    # Body size limit of public POSTs (the global MAX_CONTENT_LENGTH is for staff uploads).
+    PUBLIC_MAX_CONTENT_LENGTH = _env_int("PUBLIC_MAX_CONTENT_LENGTH", 64 * 1024)
     # A moving window: no double burst across a window boundary.
     RATELIMIT_STRATEGY = "moving-window"
     RATELIMIT_HEADERS_ENABLED = True

@@ -112,6 +112,7 @@ def register_web(app):
     from .core import views, web
 
     web.init_app(app)
+    register_public(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(admin_views.bp)
     register_workspace(app)
@@ -124,6 +125,13 @@ def register_imports(app):
 
     import_views.init_app(app)
     app.register_blueprint(import_views.bp)
+
+
+def register_public(app):
+    """The public join form and privacy notice (before CSRFProtect: it sets the body limit)."""
+    from . import public
+
+    public.init_app(app)
 
 
 def register_workspace(app):

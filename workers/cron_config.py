@@ -19,3 +19,5 @@ cron.register(periodic.send_followup_summaries, "mail", cron="0 7 * * 1")
 cron.register(periodic.purge_followup_outcomes, "maintenance", interval=24 * 3600)
 # A merge's sealed undo snapshot is erased when its undo window closes.
 cron.register(periodic.forget_merge_snapshots, "maintenance", interval=24 * 3600)
+# Unconfirmed self-registrations are deleted after JOIN_PENDING_DAYS (checked hourly).
+cron.register(periodic.purge_pending_registrations, "maintenance", interval=3600)

@@ -103,3 +103,17 @@ def build_export(export_id):
     with job_context():
         export = exports.build(export_id)
         return {"export": str(export_id), "status": export.status if export else "skipped"}
+
+
+def complete_registration(pending_id):
+    """Turn a confirmed self-registration into a contact, or merge it into the known person.
+
+    Idempotent: a registration already completed is gone, and the job is a no-op.
+    """
+    import uuid
+
+    from crm.services import registration
+
+    with job_context():
+        result = registration.complete(uuid.UUID(str(pending_id)))
+        return {"completed": result is not None}

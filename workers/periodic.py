@@ -78,3 +78,16 @@ def forget_merge_snapshots():
 
     with job_context():
         return {"erased": merge.forget_snapshots()}
+
+
+def purge_pending_registrations():
+    """Delete unconfirmed self-registrations older than JOIN_PENDING_DAYS; requeue stalled confirmations."""
+    from crm.jobs import enqueue_now
+    from crm.services import registration
+
+    with job_context() as app:
+        purged = registration.purge_unconfirmed(app.config["JOIN_PENDING_DAYS"])
+        stalled = registration.stalled_confirmations(grace_seconds=600)
+        for pending_id in stalled:
+            enqueue_now(registration.COMPLETE_JOB, pending_id)
+        return {"purged": purged, "requeued": len(stalled)}

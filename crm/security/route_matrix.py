@@ -25,6 +25,11 @@ ROUTE_PERMISSIONS = {
     # core
     "core.index": PUBLIC,
     "core.healthz": PUBLIC,
+    # the public join form with double opt-in (crm/public/)
+    "public.join": PUBLIC,
+    "public.thanks": PUBLIC,
+    "public.confirm": PUBLIC,
+    "public.privacy": PUBLIC,
     "core.home": SIGNED_IN,
     "core.language": PUBLIC,  # sets the lang cookie only (CSRF-checked form)
     # auth: the sign-in steps run before a session is fully signed in (they check its stage)

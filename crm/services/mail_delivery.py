@@ -137,7 +137,8 @@ class SmtpBackend:
 
     def data(self, msg, outbox_id):
         try:
-            code, _ = self.smtp.data(msg.as_bytes())
+            # CRLF line ends: smtplib sends bytes as given, and SMTP lines end in CRLF.
+            code, _ = self.smtp.data(msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
         except smtplib.SMTPDataError as exc:
             raise _classify(exc.smtp_code, "data") from None
         except (OSError, smtplib.SMTPException):

@@ -1,0 +1,266 @@
+"""Self-registration with double opt-in: submit, confirm, then create or merge a contact.
+
+The two public steps do the same work whoever the person is. ``submit`` never
+looks at existing contacts: it validates, encrypts the values into a
+``PendingRegistration`` and queues the confirmation mail, known person or not.
+``confirm`` marks the registration confirmed and queues ``complete_registration``.
+Only that job, out of band, looks the person up and either creates a contact in
+the triage queue or merges the chosen paths into the contact already there, so
+no response time depends on whether someone is registered
+(docs/decisions/0012-self-registration.md).
+"""
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, select
+
+from ..extensions import db
+from ..i18n import LANGUAGES
+from ..jobs import enqueue
+from ..models import ContactNote, PendingRegistration
+from ..models.base import utcnow
+from ..models.enums import CLOSED_STAGES, PATHS
+from ..security import audit, blind_index, normalize
+from ..security.crypto import crypto
+from ..security.fields import UNREADABLE
+from . import contacts as contact_service
+from . import lookup
+from .contacts import ContactData, ValidationError
+
+EXTRA_LENGTHS = {"availability": 300, "message": 2000}
+TEXT_FIELDS = ("full_name", "email", "phone", "messenger", "city", "country", "skills", "languages",
+               "availability", "message")
+CONFIRM_MAIL_TEMPLATE = "public/join_confirm"
+COMPLETE_JOB = "workers.jobs.complete_registration"
+
+
+@dataclass(frozen=True)
+class RegistrationData:
+    """What the join form hands over (already stripped of anything but text)."""
+
+    full_name: str
+    email: str
+    consent_version: str
+    phone: str | None = None
+    messenger: str | None = None
+    city: str | None = None
+    country: str | None = None
+    skills: str | None = None
+    languages: str | None = None
+    availability: str | None = None
+    message: str | None = None
+    locale: str = "en"
+    paths: tuple = field(default_factory=tuple)
+
+
+def hash_token(token):
+    """The stored form of a confirmation token (the token itself is only in the mail)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _aware(at):
+    return at if at is None or at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def staff_notes(availability, message):
+    """The contact's notes built from the two free-text answers (labels for staff)."""
+    parts = []
+    if availability:
+        parts.append(f"Availability: {availability}")
+    if message:
+        parts.append(f"Message: {message}")
+    return "\n\n".join(parts) or None
+
+
+def _contact_data(data, source="self"):
+    return ContactData(
+        full_name=data.full_name, email=data.email, phone=data.phone, messenger=data.messenger,
+        city=data.city, country=data.country, skills=data.skills, languages=data.languages,
+        notes=staff_notes(data.availability, data.message), source=source,
+        preferred_locale=data.locale, consent_version=data.consent_version, paths=tuple(data.paths),
+    )
+
+
+def validate(data):
+    """Field errors (English, for logs and tests; the form shows its own translated ones)."""
+    errors = {}
+    for name, limit in EXTRA_LENGTHS.items():
+        value = getattr(data, name)
+        if value is not None and not isinstance(value, str):
+            errors[name] = "must be text"
+        elif value and len(value) > limit:
+            errors[name] = f"is too long (at most {limit} characters)"
+        elif value and contact_service._has_control_chars(value, multiline=True):
+            errors[name] = "contains control or invisible formatting characters"
+    errors.update(contact_service.validate(_contact_data(data), crypto().phone_region))
+    errors.pop("notes", None)  # built from availability and message, checked above
+    if not isinstance(data.email, str) or not data.email.strip():
+        errors.setdefault("email", "is required")
+    if not data.paths:
+        errors.setdefault("paths", "choose at least one")
+    if data.locale not in LANGUAGES:
+        errors["locale"] = "unknown language"
+    if not data.consent_version:
+        errors["consent"] = "is required"
+    return errors
+
+
+def submit(data, link_for):
+    """Keep an encrypted pending registration and queue its confirmation mail.
+
+    ``link_for(token)`` builds the absolute confirmation URL. The same statements,
+    encryptions and jobs whether or not the person is already known: no lookup of
+    contacts happens here. Returns the PendingRegistration (the caller commits).
+    """
+    from . import mail  # the mail service needs the app's templates; imported on use
+
+    with normalize.remembered():
+        errors = validate(data)
+        if errors:
+            raise ValidationError(errors)
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        pending = PendingRegistration(
+            token_hash=hash_token(token), consent_version=data.consent_version, created_at=now,
+            expires_at=now + timedelta(hours=current_app.config["JOIN_CONFIRM_HOURS"]),
+        )
+        for name in TEXT_FIELDS:
+            setattr(pending, name, getattr(data, name))
+        pending.paths = ",".join(dict.fromkeys(data.paths))
+        pending.locale = data.locale
+    db.session.add(pending)
+    db.session.flush()
+    mail.queue_mail(
+        key=f"join-confirm:{pending.id}", kind="join_confirm", to=data.email.strip(),
+        template=CONFIRM_MAIL_TEMPLATE, locale=data.locale,
+        context={"confirm_url": link_for(token), "hours": current_app.config["JOIN_CONFIRM_HOURS"]},
+    )
+    return pending
+
+
+def _open_pending(token):
+    """The unexpired, unconfirmed registration of ``token``, or None (one query either way)."""
+    if not isinstance(token, str) or not 16 <= len(token) <= 128:
+        token = ""
+    pending = db.session.scalar(
+        select(PendingRegistration).where(PendingRegistration.token_hash == hash_token(token))
+    )
+    if pending is None or pending.confirmed_at is not None or _aware(pending.expires_at) <= utcnow():
+        return None
+    return pending
+
+
+def link_is_open(token):
+    """True while ``token`` can still confirm a registration (the GET page)."""
+    return _open_pending(token) is not None
+
+
+def confirm(token):
+    """Confirm the registration of ``token`` once; queue its completion. False if not open."""
+    pending = _open_pending(token)
+    if pending is None:
+        return False
+    pending.confirmed_at = utcnow()
+    db.session.flush()
+    enqueue(COMPLETE_JOB, pending.id, queue="default")
+    return True
+
+
+def _registration_data(pending):
+    values = {name: getattr(pending, name) for name in TEXT_FIELDS}
+    if any(v is UNREADABLE for v in values.values()):
+        raise ValidationError({"pending": "a value did not decrypt"})
+    return RegistrationData(consent_version=pending.consent_version, locale=pending.locale or "en",
+                            paths=pending.path_list, **values)
+
+
+def complete(pending_id):
+    """Turn a confirmed registration into a contact, or merge it into the person already known.
+
+    Idempotent: a registration already completed (deleted) or not confirmed is left
+    alone. Returns ``(contact, merged)`` or None.
+    """
+    pending = db.session.get(PendingRegistration, pending_id)
+    if pending is None or pending.confirmed_at is None:
+        return None
+    data = _registration_data(pending)
+    with normalize.remembered():
+        by_email = lookup.find_by_email(data.email)
+        known = by_email or (lookup.find_by_phone(data.phone) if data.phone else [])
+        if known:
+            contact = known[0]
+            _merge(contact, data, pending, same_email=bool(by_email))
+        else:
+            contact = contact_service.create_contact(_contact_data(data), check_duplicates=False).contact
+            contact.consent_at = _aware(pending.confirmed_at)
+    db.session.delete(pending)
+    db.session.flush()
+    audit.record("registration.complete", "contact", contact.id, merged=bool(known),
+                 paths=sorted(set(data.paths)))
+    return contact, bool(known)
+
+
+def _merge(contact, data, pending, same_email):
+    """Add the chosen paths (reopening closed ones) and keep the new answers as a note.
+
+    Identifying fields are never overwritten: a phone typed into the public form is
+    unverified, and must not let anyone attach their own address to someone else.
+    """
+    for path in data.paths:
+        if path not in PATHS:
+            continue
+        choice = contact.path(path)
+        if choice is None or choice.stage in CLOSED_STAGES:
+            contact_service.move_stage(contact.id, path, "interested", by_rule=True)
+    if same_email:
+        contact.consent_version = data.consent_version
+        contact.consent_at = _aware(pending.confirmed_at)
+        contact.preferred_locale = data.locale
+    note = staff_notes(data.availability, data.message)
+    if note:
+        db.session.add(ContactNote(contact_id=contact.id, body="Self-registration again.\n\n" + note))
+
+
+def purge_unconfirmed(days, now=None):
+    """Delete unconfirmed registrations older than ``days``; return how many."""
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    result = db.session.execute(
+        delete(PendingRegistration)
+        .where(PendingRegistration.confirmed_at.is_(None), PendingRegistration.created_at < cutoff)
+        .execution_options(synchronize_session=False)
+    )
+    count = result.rowcount or 0
+    if count:
+        audit.record("registration.purge", "pending_registration", None, count=count, older_than_days=days)
+    return count
+
+
+def stalled_confirmations(grace_seconds, now=None):
+    """Ids of confirmed registrations whose completion job should have run by now."""
+    cutoff = (now or utcnow()) - timedelta(seconds=grace_seconds)
+    return list(db.session.scalars(
+        select(PendingRegistration.id)
+        .where(PendingRegistration.confirmed_at.is_not(None), PendingRegistration.confirmed_at < cutoff)
+    ))
+
+
+def find_pending_by_email(raw):
+    """Pending registrations whose email really is ``raw`` (for data-rights requests and erasure)."""
+    indexer = crypto().indexer
+    wanted = indexer.normalized_values(blind_index.EMAIL, raw)
+    if not wanted:
+        return []
+    clauses = []
+    for key_id in indexer.keyring.ids():
+        tokens = indexer.tokens(blind_index.EMAIL, raw, key_id)
+        clauses.append((PendingRegistration.index_key_id == key_id)
+                       & PendingRegistration.email_token.in_(tokens))
+    from sqlalchemy import or_
+
+    rows = db.session.scalars(select(PendingRegistration).where(or_(*clauses)))
+    return [p for p in rows
+            if p.email not in (None, UNREADABLE)
+            and indexer.normalized_values(blind_index.EMAIL, p.email) & wanted]
