@@ -7,14 +7,17 @@ row of the file (same email in other case, or same phone in another format) and 
 are broken (bad email or phone). It is uploaded through ``imports.upload`` (stored
 encrypted, read through once) and imported with ``imports.process`` exactly like
 ``flask crm import``: every field encrypted, every index written, a commit per batch.
-Peak memory is the process's peak RSS (ru_maxrss); run once per size to compare.
+Peak memory is the process's peak RSS (ru_maxrss; it includes SQLite's page cache and
+the allocator's arenas), and with ``--tracemalloc`` the Python heap's peak during the
+import (slower); run once per size to compare.
 """
 import random
 import resource
 import tempfile
 import time
+import tracemalloc
 
-from benchlib import backend_name, bench_app, load_note, parser, print_table
+from benchlib import backend_name, bench_app, load_note, parser, print_table, server_cpu
 
 from crm.extensions import db
 from crm.services import imports
@@ -62,10 +65,14 @@ def write_sheet(path, rows, seed=7):
 
 
 def main():
-    args = parser(__doc__.splitlines()[0], contacts=100_000).parse_args()
+    cli = parser(__doc__.splitlines()[0], contacts=100_000)
+    cli.add_argument("--tracemalloc", action="store_true", help="also trace the Python heap's peak (slower)")
+    args = cli.parse_args()
     with tempfile.NamedTemporaryFile(suffix=".csv") as sheet:
         duplicates, broken = write_sheet(sheet.name, args.contacts)
         with bench_app(args) as app:
+            _, server_before = server_cpu()
+            cpu_start = time.process_time()
             start = time.perf_counter()
             with open(sheet.name, "rb") as source:
                 run = imports.upload(source, "sheet.csv", None)
@@ -73,9 +80,14 @@ def main():
             run_id = run.id
             db.session.commit()
             uploaded = time.perf_counter()
+            if args.tracemalloc:
+                tracemalloc.start()
             for _ in imports.process(run_id, operator=True):
                 db.session.commit()
             end = time.perf_counter()
+            cpu = time.process_time() - cpu_start + server_cpu()[1] - server_before
+            heap_peak = tracemalloc.get_traced_memory()[1] / 2 ** 20 if args.tracemalloc else None
+            tracemalloc.stop()
             summary = imports.summary(imports.get_run(run_id))
             peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print_table(f"import of a {args.contacts:,}-row sheet on {backend_name(app)} ({load_note()})", [
@@ -87,8 +99,10 @@ def main():
                 ("upload + read-through (s)", f"{uploaded - start:.1f}"),
                 ("import (s)", f"{end - uploaded:.1f}"),
                 ("rows/s end to end", f"{args.contacts / (end - start):,.0f}"),
+                ("rows per CPU-second (this process + its PostgreSQL backend)", f"{args.contacts / cpu:,.0f}"),
                 ("peak RSS (MB)", f"{peak_mb:,.0f}"),
-            ])
+            ] + ([("Python heap peak during the import (MB, tracemalloc)", f"{heap_peak:,.1f}")]
+                 if heap_peak is not None else []))
 
 
 if __name__ == "__main__":

@@ -21,3 +21,5 @@ cron.register(periodic.purge_followup_outcomes, "maintenance", interval=24 * 360
 cron.register(periodic.forget_merge_snapshots, "maintenance", interval=24 * 3600)
 # Unconfirmed self-registrations are deleted after JOIN_PENDING_DAYS (checked hourly).
 cron.register(periodic.purge_pending_registrations, "maintenance", interval=3600)
+# An import whose worker died resumes from its committed cursor.
+cron.register(periodic.resume_imports, "maintenance", interval=300)

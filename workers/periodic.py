@@ -91,3 +91,12 @@ def purge_pending_registrations():
         for pending_id in stalled:
             enqueue_now(registration.COMPLETE_JOB, pending_id)
         return {"purged": purged, "requeued": len(stalled)}
+
+
+def resume_imports():
+    """Queue every started, unfinished import whose job is gone (a killed worker, a lost Redis)."""
+    from crm.services import imports
+
+    with job_context():
+        queued = [job_id for job_id in map(imports.start, imports.resumable()) if job_id]
+        return {"queued": len(queued)}

@@ -10,6 +10,7 @@ merge), so an import cannot probe for hidden people.
 from collections import defaultdict
 
 from sqlalchemy import and_, select
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Contact, ContactIndex, ImportRow
@@ -98,7 +99,8 @@ def load(ids, user):
     contacts = {}
     ids = list(ids)
     for start in range(0, len(ids), CHUNK):
-        for contact in db.session.scalars(select(Contact).where(Contact.id.in_(ids[start:start + CHUNK]))):
+        query = select(Contact).options(selectinload(Contact.paths)).where(Contact.id.in_(ids[start:start + CHUNK]))
+        for contact in db.session.scalars(query):
             if user is None or permissions.visible(user, contact):
                 contacts[contact.id] = contact
     return contacts

@@ -86,7 +86,7 @@ def parse_row(record, cells, mapping, region, cleared):
 def fingerprint(data, email, phones):
     """Keyed MAC of the row's normalised values (128 bits, hex): the same row, whatever file."""
     key = derive_key(crypto().keyring.active.idx_root, "muster:import:row:v1")
-    parts = [" ".join(sorted(normalize.name_tokens(data.full_name))), email or "", ",".join(phones),
+    parts = [" ".join(w.casefold() for w in normalize.name_words(data.full_name)), email or "", ",".join(phones),
              data.messenger or "", data.city or "", data.country or "", ",".join(data.paths)]
     return hmac.new(key, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()[:32]
 

@@ -32,6 +32,7 @@ from ..security.keyring import derive_key
 from . import files
 from . import import_match as match
 from .contacts import create_contacts_bulk, move_stage
+from .followup_firing import apply_rules_batch
 from .import_reader import FIELDS, Sheet, SheetError, guess_mapping
 from .import_rows import merge_into, parse_row
 
@@ -179,16 +180,17 @@ def configure(run, mapping, meeting_id=None, region=None, has_header=None):
 
 
 def start(run):
-    """Queue the import job (after commit); idempotent while a job is live."""
+    """Queue the import job (after commit) unless one is live; return the new job id or None."""
     if run.status == "uploaded":
         run.status = "queued"
         audit.record("import.start", "import", run.id, rows=run.total, meeting=str(run.meeting_id or ""),
                      fields=sorted(run.mapping.values()))
+    queued = None
     if run.status in ("queued", "running") and not job_is_live(run.job_id):
-        run.job_id = f"import-{run.id.hex[:12]}-{uuid.uuid4().hex[:8]}"
+        run.job_id = queued = f"import-{run.id.hex[:12]}-{uuid.uuid4().hex[:8]}"
         enqueue("workers.jobs.run_import", run.id, job_id=run.job_id, retries=0, timeout=JOB_TIMEOUT)
     db.session.flush()
-    return run
+    return queued
 
 
 # -- processing ------------------------------------------------------------------------------
@@ -199,16 +201,18 @@ def _actor(run):
     return db.session.get(User, run.owner_id) if run.owner_id else None
 
 
-def process(import_id, batch_size=None, operator=False):
+def process(import_id, batch_size=None, operator=None):
     """Import the remaining records batch by batch; yield the run after each flushed batch.
 
-    The caller commits after each yield. ``operator`` (the CLI) imports as nobody
-    in particular: every contact is matched and restricted paths are allowed.
+    The caller commits after each yield. An ``operator`` import (``flask crm import``:
+    a run without an owner) imports as nobody in particular: every contact is
+    matched and restricted paths are allowed; a wizard import acts as its owner.
     """
     batch_size = batch_size or current_app.config["IMPORT_BATCH"]
     run = get_run(import_id)
     if run.status == "done":
         return
+    operator = run.owner_id is None if operator is None else operator
     user = None if operator else _actor(run)
     if not operator and (user is None or not permissions.can(user, "imports.run")):
         raise ServiceError("the import's owner may no longer import")
@@ -375,10 +379,6 @@ def _attend(run, contact_ids, user):
 
 def _apply_followups(created_ids, merge_changes):
     """Run the follow-up rules over the stage changes this batch made (idempotent per change)."""
-    try:
-        from .followup_firing import apply_rules_batch
-    except ImportError:  # the follow-up rules are not installed in this build
-        return None
     ids = list(merge_changes)
     if created_ids:
         ids += db.session.scalars(select(StageChange.id).join(PathChoice).where(

@@ -13,11 +13,11 @@ from sqlalchemy import create_engine, func, select, text
 from crm.extensions import db
 from crm.models import Contact, ImportRow, ImportRun
 from crm.redis_conn import get_redis
-from crm.services import imports
 from tests.auth_helpers import csrf_token
 from tests.conftest import kill_tree
 from tests.integration.leak_jobs import markers
 from tests.integration.test_leak_scan import hits, needles_of, scan_everything, sql_logged  # noqa: F401
+from workers.periodic import resume_imports
 
 HTMX = {"HX-Request": "true"}
 
@@ -150,8 +150,8 @@ def test_killed_worker_resumes_without_duplicates(signed_in, start_worker, run_w
     StartedJobRegistry("default", connection=get_redis(app), serializer=JSONSerializer).cleanup(
         timestamp=time.time() + 3600)
     db.session.remove()
-    imports.start(imports.get_run(run_id))
-    db.session.commit()
+    assert resume_imports() == {"queued": 1}  # the cron entry finds the abandoned import
+    assert resume_imports() == {"queued": 0}
     run_worker("default")
     db.session.remove()
     finished = db.session.get(ImportRun, run_id)

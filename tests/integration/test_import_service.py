@@ -186,3 +186,46 @@ def test_sheet_streams_from_the_encrypted_store(app):
         sheet = Sheet.open(stream, "x.csv")
         assert (sheet.encoding, sheet.delimiter) == ("utf-16", ";")
         assert [n for n, _ in sheet.records()] == [1, 2, 3]
+
+
+def wizard_import(user, body):
+    """Upload, configure and run an import as ``user`` (what the wizard and its job do)."""
+    run = imports.upload(io.BytesIO(body), "sheet.csv", user)
+    imports.configure(run, run.mapping)
+    run_id = run.id
+    db.session.commit()
+    for _ in imports.process(run_id):
+        db.session.commit()
+    return imports.summary(imports.get_run(run_id))
+
+
+def test_restricted_paths_need_clearance(make_user):
+    plain, _ = make_user("coord-plain", "coordinator")
+    cleared, _ = make_user("coord-cleared", "coordinator", clearance=True)
+    body = "Name;Email;Path\nAles Bykau;ales@example.org;combat\n".encode()
+    assert wizard_import(plain, body)["rejected"] == 1
+    reason = db.session.scalar(select(ImportRow.reason))
+    assert reason == "paths: a restricted path needs clearance to import"
+    assert wizard_import(cleared, body)["created"] == 1
+
+
+def test_contacts_the_importer_may_not_see_are_never_matched(make_user, make_contact):
+    hidden = make_contact("Ales Bykau", email="ales@example.org", paths=("combat_service",))
+    plain, _ = make_user("coord-plain", "coordinator")
+    summary = wizard_import(plain, "Name;Email;Path\nAles Bykau;ales@example.org;volunteer\n".encode())
+    assert summary == {"rows": 1, "created": 1, "merged": 0, "duplicates_in_file": 0, "rejected": 0}
+    db.session.refresh(hidden)
+    assert [p.path for p in hidden.paths] == ["combat_service"]  # untouched
+
+
+def test_follow_up_rules_fire_for_imported_and_merged_paths(runner, tmp_path, make_contact):
+    from crm.models import FollowUp
+    from crm.services import followup_rules
+
+    followup_rules.seed_defaults()
+    db.session.commit()
+    known = make_contact("Olga Lis", email="olga@example.org")
+    body = "Name;Email;Path\nOlga Lis;olga@example.org;projects\nJan Rak;jan@example.org;volunteer\n"
+    assert run_cli(runner, tmp_path, body.encode())["created"] == 1
+    kinds = {(f.contact_id == known.id, f.kind) for f in db.session.scalars(select(FollowUp))}
+    assert kinds == {(True, "meeting"), (False, "call")}
