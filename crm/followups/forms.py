@@ -1,7 +1,7 @@
 """Forms of the follow-up pages: one action on one follow-up, a new follow-up, a rule."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, TextAreaField
+from wtforms import BooleanField, DateField, EmailField, HiddenField, IntegerField, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Optional
 
 from ..contacts import labels as contact_labels
@@ -54,3 +54,9 @@ class ToggleForm(FlaskForm):
     """Deactivate or reactivate a rule."""
 
     active = HiddenField()
+
+
+class MailAddressForm(FlaskForm):
+    """Where the signed-in user's reminders and digests go."""
+
+    email = EmailField(_l("Mail address for reminders and digests"), validators=[Optional()])

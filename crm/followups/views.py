@@ -21,10 +21,10 @@ from ..models.enums import RESTRICTED_PATHS
 from ..security import permissions
 from ..security.permissions import can, current_actor, require
 from ..services import followup_firing, followup_reconcile  # noqa: F401  (register the listener, reconcile steps)
-from ..services import followup_queues, followup_rules, followups
+from ..services import followup_mail, followup_queues, followup_rules, followups
 from ..services.contacts import ValidationError
 from . import labels
-from .forms import ActionForm, CreateForm, RuleForm, ToggleForm
+from .forms import ActionForm, CreateForm, MailAddressForm, RuleForm, ToggleForm
 
 bp = Blueprint("followups", __name__, url_prefix="/followups")
 
@@ -163,6 +163,29 @@ def create(contact_id):
         db.session.rollback()
         flash(_error_text(exc), "error")
     return redirect(url_for("contacts.detail", contact_id=contact.id) + "#followups")
+
+
+@bp.route("/mail", methods=["GET", "POST"])
+@require("followups.work")
+def mail_address():
+    """Where my reminders and digests go (they carry counts and a link, never a person's details)."""
+    user = current_actor()
+    form = MailAddressForm()
+    status = 200
+    if request.method == "GET":
+        form.email.data = user.email if isinstance(user.email, str) else None
+    elif form.validate_on_submit():
+        try:
+            followup_mail.set_mail_address(user, form.email.data)
+            flash(_("Saved.") if form.email.data else _("No more mail will be sent to you."), "message")
+            return redirect(url_for("followups.mail_address"))
+        except ValidationError as exc:
+            db.session.rollback()
+            attach_errors(form, exc.errors, "email")
+            status = 400
+    else:
+        status = 400
+    return render_template("followups/mail_address.html", form=form), status
 
 
 # --- rules (admins) -------------------------------------------------------------------

@@ -60,6 +60,7 @@ ROUTE_PERMISSIONS = {
     "followups.team": "followups.manage",
     "followups.act": "followups.work",
     "followups.create": "followups.work",
+    "followups.mail_address": "followups.work",
     "followups.rules": "rules.manage",
     "followups.rule_new": "rules.manage",
     "followups.rule_edit": "rules.manage",

@@ -230,3 +230,17 @@ def purge_closed_outcomes(older_than_days, now=None):
     if purged:
         audit.record("followup.purge", "follow_up", None, count=purged, older_than_days=older_than_days)
     return purged
+
+
+def set_mail_address(user, address):
+    """Set (or, empty, clear) where ``user``'s reminders and digests go; audited without the address."""
+    from ..security import normalize
+    from .contacts import ValidationError
+
+    address = (address or "").strip()
+    if address and (len(address) > 254 or normalize.normalize_email(address) is None):
+        raise ValidationError({"email": "is not a valid email address"})
+    user.email = address or None
+    db.session.flush()
+    audit.record("user.mail_address", "user", user.id, set=bool(address))
+    return user

@@ -200,3 +200,18 @@ def test_editing_a_rule_makes_a_version_and_deactivating_works(signed_in, rules)
     db.session.expire_all()
     saved = db.session.get(FollowUpRule, rule.id)
     assert (saved.kind, saved.delay_days, saved.active, saved.version) == ("message", 2, False, 3)
+
+
+def test_each_user_sets_their_own_reminder_address(signed_in):
+    ala = signed_in("staff")
+    token = csrf_token(ala, "/followups/mail")
+    bad = ala.post("/followups/mail", data={"csrf_token": token, "email": "not an address"})
+    assert bad.status_code == 400 and "not a valid email address" in bad.get_data(as_text=True)
+    ok = ala.post("/followups/mail", data={"csrf_token": token, "email": "ala.staff@example.org"})
+    assert ok.status_code == 302, ok.get_data(as_text=True)[-3000:]
+    db.session.expire_all()
+    from crm.models import User
+
+    user = db.session.get(User, ala.user.id)
+    assert user.email == "ala.staff@example.org" and b"example.org" not in user.email_ct
+    assert 'value="ala.staff@example.org"' in ala.get("/followups/mail").get_data(as_text=True)
