@@ -15,6 +15,7 @@ milliseconds; written atomically, so several processes may start at once).
 """
 import os
 import tempfile
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -22,8 +23,8 @@ from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import has_request_context, request, url_for
-from flask_babel import Babel, get_locale
+from flask import current_app, has_request_context, request, url_for
+from flask_babel import Babel, Domain, get_domain, get_locale
 
 LANGUAGES = ("en", "be", "ru", "uk", "pl")
 # Each language named in itself, for switchers.
@@ -149,6 +150,44 @@ def _fill_lang(endpoint, values):
         values["lang"] = current_language()
 
 
+def area_of_path(path):
+    """The domain a template or module belongs to, by the same paths as ``babel/<domain>.cfg``:
+    ``public/join.html``, ``mail/rights/link.txt``, ``crm/public/forms.py``..."""
+    parts = str(path).replace("\\", "/").split("/")
+    for skip in (("templates",), ("crm",), ("mail",)):
+        if parts[:1] == list(skip):
+            parts = parts[1:]
+    return parts[0] if len(parts) > 1 and parts[0] in DOMAINS[1:] else "messages"
+
+
+def _domains():
+    """One Flask-Babel domain per area, loading all three catalogs with the area's own last: where
+    two domains translate the same msgid differently (a stage named for staff, the same word
+    addressed to the person on the rights pages), the page's own wording wins."""
+    app = current_app._get_current_object()
+    domains = app.extensions.get("muster_domains")
+    if domains is None:
+        domains = {area: Domain(domain=";".join([d for d in DOMAINS if d != area] + [area]))
+                   for area in DOMAINS}
+        app.extensions["muster_domains"] = domains
+    return domains
+
+
+@contextmanager
+def preferring(area):
+    """Translate with ``area``'s wording first (mails rendered by jobs: see ``crm.services.mail``)."""
+    previous = get_domain()
+    _domains()[area if area in DOMAINS else "messages"].as_default()
+    try:
+        yield
+    finally:
+        previous.as_default()
+
+
+def _prefer_the_pages_area():
+    _domains()[request.blueprint if request.blueprint in DOMAINS[1:] else "messages"].as_default()
+
+
 def compile_catalogs(source=SOURCE_DIR, target=None):
     """Compile each ``<lang>/LC_MESSAGES/<domain>.po`` under ``source`` whose ``.mo`` in
     ``target`` is missing or older. Returns the languages that had a catalog compiled."""
@@ -183,6 +222,7 @@ def init_app(app):
     app.config.setdefault("BABEL_DOMAIN", ";".join(DOMAINS))
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
     babel.init_app(app, locale_selector=select_locale)
+    app.before_request(_prefer_the_pages_area)
     app.url_defaults(_fill_lang)
     app.jinja_env.globals.update(html_lang=html_lang, url_in_language=url_in_language,
                                  language_links=language_links, language_return_path=return_path)

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from .. import jobs
 from ..extensions import db
-from ..i18n import DEFAULT_LOCALE, LANGUAGES
+from ..i18n import DEFAULT_LOCALE, LANGUAGES, area_of_path, preferring
 from ..models import Outbox
 from ..models.base import utcnow
 from . import mail_templates
@@ -103,7 +103,8 @@ def enqueue_send(outbox_id, now=False, app=None):
 def render_mail(template, locale, context):
     """(subject, text, html) of ``template`` in ``locale``: the admin's wording if any."""
     override = mail_templates.current_override(template, locale)
-    with force_locale(locale):
+    # The template's own domain wins where two domains word the same msgid differently.
+    with force_locale(locale), preferring(area_of_path(mail_templates.file_name(template, "text"))):
         subject = _part(template, "subject", context, override)
         text = _part(template, "text", context, override)
         html = _part(template, "html", context, override)

@@ -134,9 +134,11 @@ def preview(template, locale, parts):
     from flask_babel import force_locale
     from flask import render_template
 
+    from ..i18n import area_of_path, preferring
+
     context = sample_context(template)
     rendered = {}
-    with force_locale(locale):
+    with force_locale(locale), preferring(area_of_path(file_name(template, "text"))):
         for part in PARTS:
             if parts.get(part):
                 rendered[part] = render_string(parts[part], context, html=part == "html")

@@ -93,3 +93,64 @@ def test_dates_and_numbers_follow_the_page_language(probe_app, lang, day, moment
         assert render("{{ t|moment(seconds=True) }}", t=datetime(2026, 11, 29, 14, 5, 9, tzinfo=UTC)).endswith("14:05:09")
         assert render("{{ n|number }}", n=1234567) == number
         assert render("[{{ n|day }}{{ n|moment }}{{ n|number }}]", n=None) == "[]"
+
+
+def _catalog(path, lang, strings):
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import write_po
+
+    catalog = Catalog(locale=lang)
+    for msgid, msgstr in strings.items():
+        catalog.add(msgid, msgstr)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        write_po(handle, catalog)
+
+
+@pytest.fixture
+def overlapping_app(tmp_path, monkeypatch):
+    """Catalogs where all three domains translate "Withdrawn" and "Only staff" is in one only."""
+    from flask import Blueprint
+
+    source = tmp_path / "translations"
+    _catalog(source / "ru/LC_MESSAGES/messages.po", "ru", {"Withdrawn": "Самоотвод", "Only staff": "Только сотрудники"})
+    _catalog(source / "ru/LC_MESSAGES/public.po", "ru", {"Withdrawn": "Отказ"})
+    _catalog(source / "ru/LC_MESSAGES/rights.po", "ru", {"Withdrawn": "Вы отказались"})
+    monkeypatch.setattr(i18n, "SOURCE_DIR", source)
+    app = Flask(__name__)
+    app.config.update(INSTANCE_DIR=str(tmp_path / "instance"))
+    i18n.init_app(app)
+    for area in ("public", "rights", "triage"):
+        blueprint = Blueprint(area, __name__, url_prefix=f"/{area}")
+        blueprint.add_url_rule("/<lang>", "page", lambda lang: f"{gettext('Withdrawn')}|{gettext('Only staff')}")
+        app.register_blueprint(blueprint)
+    return app
+
+
+def test_where_domains_overlap_the_pages_own_area_wins(overlapping_app):
+    client = overlapping_app.test_client()
+    assert client.get("/triage/ru").get_data(as_text=True) == "Самоотвод|Только сотрудники"
+    assert client.get("/public/ru").get_data(as_text=True) == "Отказ|Только сотрудники"
+    assert client.get("/rights/ru").get_data(as_text=True) == "Вы отказались|Только сотрудники"
+    assert client.get("/triage/ru").get_data(as_text=True) == "Самоотвод|Только сотрудники"  # no leftover
+
+
+def test_mails_rendered_outside_a_request_prefer_their_templates_area(overlapping_app):
+    from flask_babel import force_locale
+
+    with overlapping_app.app_context(), force_locale("ru"):
+        with i18n.preferring(i18n.area_of_path("mail/rights/link.txt")):
+            assert gettext("Withdrawn") == "Вы отказались"
+        with i18n.preferring(i18n.area_of_path("mail/staff/daily_digest.txt")):
+            assert gettext("Withdrawn") == "Самоотвод"
+        with i18n.preferring(i18n.area_of_path("mail/public/join_confirm.txt")):
+            assert gettext("Withdrawn") == "Отказ"
+
+
+@pytest.mark.parametrize(("path", "area"), [
+    ("public/join.html", "public"), ("mail/public/join_confirm.txt", "public"), ("crm/public/forms.py", "public"),
+    ("templates/rights/manage.html", "rights"), ("mail/rights/link.txt", "rights"), ("crm/rights/views.py", "rights"),
+    ("contacts/detail.html", "messages"), ("mail/staff/daily_digest.txt", "messages"), ("crm/core/views.py", "messages"),
+])
+def test_the_area_of_a_file_follows_the_extraction_configs(path, area):
+    assert i18n.area_of_path(path) == area
