@@ -40,10 +40,11 @@ def index():
     result, more = None, 0
     if form.validate_on_submit():
         user = current_actor()
-        found = search_service.search(form.q.data)
+        # One more than shown, to know that more exist (a name search stops there).
+        found = search_service.search(form.q.data, visible_to=user, name_limit=SEARCH_SHOWN + 1)
         visible = [c for c in found.contacts if permissions.visible(user, c)]
         result = search_service.SearchResult(found.kind, visible[:SEARCH_SHOWN])
-        more = len(visible) - len(result.contacts)
+        more = len(visible) > len(result.contacts)
         audit.record("contact.search", None, None, kind=found.kind, results=len(visible),
                      contacts=[str(c.id) for c in result.contacts])
     return render_template("contacts/search.html", form=form, result=result, more=more)

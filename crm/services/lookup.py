@@ -88,12 +88,20 @@ def find_by_name_word(word):
     return find(blind_index.NAME_WORD, word)
 
 
-def find_by_name(full_name, limit=500):
-    """Contacts that share every word of ``full_name`` (in any order).
+NAME_CHUNK = 200
+
+
+def find_by_name(full_name, limit=500, visible_to=None):
+    """The oldest ``limit`` contacts that share every word of ``full_name`` (in any order).
 
     The words are intersected in SQL first, so a common given name does not
     fill the candidate list; only contacts holding a token of every word are
-    decrypted and compared word by word.
+    decrypted and compared word by word. Candidates come oldest first in chunks
+    and decrypting stops once ``limit`` real matches are found: a common surname
+    costs about ``limit`` decryptions, not one per namesake, and a rare one still
+    finds every match behind the blind-index collisions. ``visible_to`` (a user)
+    leaves out in SQL the contacts that user may not see, so they are neither
+    decrypted nor counted against ``limit``.
     """
     words = normalize.name_words(full_name)
     if not words:
@@ -104,15 +112,25 @@ def find_by_name(full_name, limit=500):
         if clause is None:
             return []
         conditions.append(Contact.id.in_(select(ContactIndex.contact_id).where(clause)))
-    ids = list(db.session.execute(select(Contact.id).where(*conditions).limit(limit)).scalars())
+    candidates = select(Contact.id).where(*conditions).order_by(Contact.created_at, Contact.id)
+    if visible_to is not None:
+        from ..security import permissions
+
+        candidates = permissions.visible_contacts(candidates, visible_to)
     indexer = crypto().indexer
     wanted = [indexer.normalized_values(blind_index.NAME_WORD, word) for word in words]
-    found = []
-    for contact in _load(ids):
-        name = contact.full_name
-        if name is None or name is UNREADABLE:
-            continue
-        tokens = indexer.normalized_values(blind_index.NAME_WORD, name)
-        if all(tokens & variants for variants in wanted):
-            found.append(contact)
-    return sorted(found, key=created_order)
+    found, offset = [], 0
+    while len(found) < limit:
+        ids = list(db.session.execute(candidates.offset(offset).limit(NAME_CHUNK)).scalars())
+        offset += len(ids)
+        loaded = {contact.id: contact for contact in _load(ids)}
+        for contact in (loaded[i] for i in ids if i in loaded):
+            name = contact.full_name
+            if name is None or name is UNREADABLE:
+                continue
+            tokens = indexer.normalized_values(blind_index.NAME_WORD, name)
+            if all(tokens & variants for variants in wanted):
+                found.append(contact)
+        if len(ids) < NAME_CHUNK:
+            break
+    return found[:limit]

@@ -44,8 +44,12 @@ def phone_readings(query, regions):
     return readings
 
 
-def search(query, regions=DEFAULT_PHONE_REGIONS):
-    """Contacts matching ``query`` (caller applies the viewer's permissions)."""
+def search(query, regions=DEFAULT_PHONE_REGIONS, visible_to=None, name_limit=500):
+    """Contacts matching ``query``; the caller applies the viewer's permissions.
+
+    A name search stops at the oldest ``name_limit`` matches that ``visible_to``
+    (when given) may see: a common surname is not decrypted namesake by namesake.
+    """
     query = (query or "").strip()[:MAX_QUERY]
     kind = classify(query)
     if kind == "email":
@@ -57,5 +61,5 @@ def search(query, regions=DEFAULT_PHONE_REGIONS):
                 found.setdefault(contact.id, contact)
         return SearchResult(kind, sorted(found.values(), key=lookup.created_order))
     if kind == "name":
-        return SearchResult(kind, lookup.find_by_name(query))
+        return SearchResult(kind, lookup.find_by_name(query, limit=name_limit, visible_to=visible_to))
     return SearchResult("empty")

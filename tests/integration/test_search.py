@@ -63,3 +63,56 @@ def test_empty_and_absurd_queries_find_nothing(make_contact):
     assert search("").contacts == []
     assert search("@").contacts == []
     assert search("x" * 10_000).contacts == []
+
+
+def _aged(contacts):
+    """Give ``contacts`` creation times a minute apart, in list order (oldest first)."""
+    from datetime import timedelta
+
+    from crm.extensions import db
+    from crm.models.base import utcnow
+
+    start = utcnow() - timedelta(days=1)
+    for n, contact in enumerate(contacts):
+        contact.created_at = start + timedelta(minutes=n)
+    db.session.commit()
+    return [c.id for c in contacts]
+
+
+def test_a_name_search_stops_at_the_oldest_matches(make_contact):
+    from crm.services.lookup import find_by_name
+
+    ids = _aged([make_contact(f"Nowak Person{n}") for n in range(5)])
+    make_contact("Kowalski Other")
+    assert [c.id for c in find_by_name("nowak", limit=3)] == ids[:3]
+    assert [c.id for c in find_by_name("nowak")] == ids
+
+
+def test_collisions_ahead_of_a_rare_name_do_not_hide_it(make_contact, monkeypatch):
+    """Older contacts that only collide on the blind index fill whole chunks; the match is still found."""
+    from crm.extensions import db
+    from crm.models import ContactIndex
+    from crm.models.contact import index_rows
+    from crm.security import blind_index
+    from crm.services import lookup
+
+    monkeypatch.setattr(lookup, "NAME_CHUNK", 2)
+    decoys = [make_contact(f"Decoy Person{n}") for n in range(5)]
+    real = make_contact("Anna Zaleska")
+    _aged([*decoys, real])
+    for decoy in decoys:  # forge a collision: the decoy holds the tokens of "Zaleska"
+        db.session.add_all(ContactIndex(**row) for row in index_rows(decoy.id, blind_index.NAME_WORD, "Zaleska"))
+    db.session.commit()
+    assert len(lookup.candidate_ids(blind_index.NAME_WORD, "zaleska")) == 6
+    assert [c.id for c in lookup.find_by_name("zaleska", limit=1)] == [real.id]
+
+
+def test_contacts_the_viewer_may_not_see_take_no_place(make_contact, make_user):
+    from crm.services.lookup import find_by_name
+
+    plain, _ = make_user("plain", "coordinator")
+    hidden = [make_contact(f"Nowak Hidden{n}", paths=("combat_service",)) for n in range(3)]
+    shown = [make_contact(f"Nowak Shown{n}", paths=("volunteering",)) for n in range(2)]
+    ids = _aged([*hidden, *shown])
+    assert [c.id for c in find_by_name("nowak", limit=2, visible_to=plain)] == ids[3:]
+    assert [c.id for c in find_by_name("nowak", limit=2)] == ids[:2]
