@@ -13,6 +13,8 @@ write stage changes with bulk inserts, and the reconciler, call
   job runs, and goes to the contact's assignee, the rule's named user or a
   cleared coordinator from the pool; on a restricted path only to a cleared user
   (otherwise the pool, otherwise nobody: the team queue shows it unassigned).
+  A contact nobody is assigned to yet leaves a "contact's assignee" follow-up
+  unassigned; assigning the contact in triage hands it over.
 """
 import uuid
 from collections import defaultdict
@@ -82,6 +84,8 @@ class AssigneePool:
         return chosen
 
     def pick(self, rule, path, contact_assignee_id):
+        if rule.assign_to == "contact_assignee" and contact_assignee_id is None:
+            return None  # nobody yet: assigning the contact hands it over (followups.reassign_open_for_contact)
         if rule.assign_to == "contact_assignee" and self.allowed(contact_assignee_id, path):
             chosen = contact_assignee_id
         elif rule.assign_to == "user" and self.allowed(rule.assignee_id, path):

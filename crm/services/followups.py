@@ -188,16 +188,20 @@ def cancel(followup_id, reason, user):
     return followup
 
 
-def reassign_open_for_contact(contact_id, assignee_id):
+def reassign_open_for_contact(contact_id, assignee_id, previous_assignee_id=None):
     """Hand a contact's open follow-ups to its new assignee (staff see only their contacts' work).
 
-    For the code that reassigns a contact; restricted-path follow-ups stay where they
-    are when the new assignee has no clearance. Returns how many moved.
+    Moves the unassigned ones and those of the previous assignee; work a rule gave
+    to someone else (a cleared coordinator's vetting interview) stays. Restricted
+    ones stay unless the new assignee is cleared. Returns how many moved; flushes.
     """
     assignee = _user(assignee_id)
     if assignee is None:
         return 0
-    stmt = (update(FollowUp).where(FollowUp.contact_id == contact_id, FollowUp.status == "open",
+    owner = FollowUp.assignee_id.is_(None)
+    if previous_assignee_id is not None:
+        owner = owner | (FollowUp.assignee_id == previous_assignee_id)
+    stmt = (update(FollowUp).where(FollowUp.contact_id == contact_id, FollowUp.status == "open", owner,
                                    FollowUp.assignee_id.is_distinct_from(assignee.id))
             .values(assignee_id=assignee.id, reminded_at=None))
     if not assignee.restricted_clearance:

@@ -26,6 +26,7 @@ from ..security import audit, permissions
 from . import contacts as contact_service
 from .capture import allowed_paths
 from .contacts import ValidationError
+from .followups import reassign_open_for_contact
 
 PAGE_SIZE = 25
 COUNT_CAP = 10_000
@@ -223,11 +224,13 @@ def assign(contact_ids, assignee_id, user):
         raise ValidationError({"assignee": "choose an active staff member"})
     contacts = _load_all(contact_ids, user)
     for contact in contacts:
+        previous = contact.assignee_id
         contact.assignee_id = assignee.id
         if contact.status == "new":
             contact.status = "triaged"
         contact.updated_at = utcnow()
         audit.record("triage.assign", "contact", contact.id, assignee=str(assignee.id))
+        reassign_open_for_contact(contact.id, assignee.id, previous)  # staff see their contacts' work only
     db.session.flush()
     return contacts
 

@@ -353,11 +353,29 @@ def test_reassigning_a_contact_moves_its_open_follow_ups(people, make_contact):
     plain = _task(contact, people["ala"])
     restricted = followups.create(contact.id, "vetting", utcnow().date(), people["cleo"], path="combat_service")
     db.session.commit()
-    moved = followups.reassign_open_for_contact(contact.id, people["bo"].id)
+    moved = followups.reassign_open_for_contact(contact.id, people["bo"].id, people["ala"].id)
     db.session.commit()
     assert moved == 1
     assert db.session.get(FollowUp, plain.id).assignee_id == people["bo"].id
-    assert db.session.get(FollowUp, restricted.id).assignee_id == people["cleo"].id
+    assert db.session.get(FollowUp, restricted.id).assignee_id == people["cleo"].id  # a cleared coordinator's
+
+
+def test_assigning_a_contact_in_triage_hands_over_its_rule_follow_ups(default_rules, people, make_contact):
+    from crm.services import triage
+
+    contact = make_contact(paths=("volunteering", "combat_service"))
+    _fire(contact)
+    by_path = {f.path: f for f in _open_of(contact)}
+    assert by_path["volunteering"].assignee_id is None  # nobody has the contact yet
+    vetting_owner = by_path["combat_service"].assignee_id
+    assert vetting_owner in {people["cleo"].id, people["eve"].id}
+    triage.assign([contact.id], people["ala"].id, people["cleo"])
+    db.session.commit()
+    by_path = {f.path: f for f in _open_of(contact)}
+    assert by_path["volunteering"].assignee_id == people["ala"].id
+    assert by_path["combat_service"].assignee_id == vetting_owner
+    queue = followup_queues.my_queue(people["ala"])
+    assert [f.contact_id for shelf in queue.buckets.values() for f in shelf] == [contact.id]
 
 
 def test_unknown_ids_are_not_found(people):
