@@ -119,6 +119,23 @@ class Config:
     MAIL_CLAIM_LEASE_SECONDS = _env_int("MAIL_CLAIM_LEASE_SECONDS", 300)
     # The reconciler re-queues pending messages older than this that have no job in Redis.
     RECONCILE_GRACE_SECONDS = _env_int("RECONCILE_GRACE_SECONDS", 120)
+    # Outgoing mail (crm/services/mail.py): "file" writes .eml files under instance/outbox/
+    # (development), "smtp" sends through MAIL_SERVER (production).
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "file")
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = _env_int("MAIL_PORT", 25)
+    MAIL_USE_STARTTLS = os.environ.get("MAIL_USE_STARTTLS", "") in ("1", "true", "yes")
+    MAIL_USE_SSL = os.environ.get("MAIL_USE_SSL", "") in ("1", "true", "yes")
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Notifications <no-reply@localhost>")
+    MAIL_TIMEOUT = _env_int("MAIL_TIMEOUT", 20)
+    # Seconds between the retries of a mail job after a transient failure (SMTP 4xx, no connection).
+    MAIL_RETRY_INTERVALS = os.environ.get("MAIL_RETRY_INTERVALS", "10,60,300,900,3600")
+    # A message claimed by a worker that has not finished after this long is taken over.
+    MAIL_CLAIM_LEASE_SECONDS = _env_int("MAIL_CLAIM_LEASE_SECONDS", 300)
+    # The reconciler re-queues pending messages older than this that have no job in Redis.
+    RECONCILE_GRACE_SECONDS = _env_int("RECONCILE_GRACE_SECONDS", 120)
 
     @classmethod
     def problems(cls):
@@ -143,6 +160,8 @@ class ProductionConfig(Config):
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_NAME = "__Host-session"
+    # Real mail in production unless told otherwise (development writes files).
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")
 
     @classmethod
     def problems(cls):

@@ -118,6 +118,14 @@ def register_web(app):
     register_workspace(app)
     register_followups(app)
     register_imports(app)
+    register_ops(app)
+
+
+def register_ops(app):
+    """Admin operations: jobs, the mail outbox, mail templates."""
+    from .ops import views as ops_views
+
+    app.register_blueprint(ops_views.bp)
 
 
 def register_imports(app):

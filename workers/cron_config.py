@@ -7,6 +7,8 @@ from workers import periodic
 cron.register(periodic.resume_key_rotation, "maintenance", interval=300)
 # Ended or abandoned staff session rows go after SESSION_RETENTION_DAYS.
 cron.register(periodic.purge_old_sessions, "maintenance", interval=24 * 3600)
+# The database is the truth: due work with no job in Redis is queued again.
+cron.register(periodic.reconcile, "maintenance", interval=60)
 # Audit events keep the client address only for AUDIT_IP_RETENTION_DAYS.
 cron.register(periodic.forget_audit_addresses, "maintenance", interval=24 * 3600)
 # Uploaded sheets, rejected-row files and exports expire; their bytes go with them.

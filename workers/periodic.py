@@ -22,6 +22,14 @@ def purge_old_sessions():
         return {"deleted": sessions.purge(days), "older_than_days": days}
 
 
+def reconcile():
+    """The database is the truth: queue again the due work Redis lost (crm.services.reconcile)."""
+    from crm.services import reconcile as reconciler
+
+    with job_context() as app:
+        return reconciler.run_all(app)
+
+
 def forget_audit_addresses():
     """Blank client addresses in audit events older than AUDIT_IP_RETENTION_DAYS."""
     from crm.security import audit

@@ -22,6 +22,8 @@ MENU = (
     ("reports.index", _l("Reports")),
     ("admin.users", _l("Users")),
     ("admin.audit", _l("Audit log")),
+    ("ops.jobs", _l("Jobs")),
+    ("ops.mail", _l("Mail")),
 )
 
 ROLE_LABELS = {"admin": _l("Administrator"), "coordinator": _l("Coordinator"), "staff": _l("Staff")}

@@ -94,6 +94,17 @@ ROUTE_PERMISSIONS = {
     "admin.user_reset_totp": "users.manage",
     "admin.user_end_sessions": "users.manage",
     "admin.audit": "audit.view",
+    # admin operations: jobs, mail outbox, mail templates
+    "ops.jobs": "jobs.view",
+    "ops.job_retry": "jobs.view",
+    "ops.job_discard": "jobs.view",
+    "ops.mail": "jobs.view",
+    "ops.mail_test": "jobs.view",
+    "ops.mail_message": "jobs.view",
+    "ops.mail_resend": "jobs.view",
+    "ops.mail_templates_index": "jobs.view",
+    "ops.mail_template": "jobs.view",
+    "ops.mail_template_revert": "jobs.view",
 }
 
 _VALID = PERMISSIONS | {PUBLIC, SIGNED_IN}

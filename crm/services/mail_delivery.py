@@ -223,6 +223,18 @@ def fail_in_doubt(outbox_id, lease_seconds):
                    status="failed", last_error="interrupted-during-send: may have been delivered")
 
 
+def reset_for_resend(outbox_id):
+    """An admin's resend: a failed row goes back to pending (flushed; the caller commits).
+
+    For an in-doubt row this may deliver a second copy; the admin chose so.
+    """
+    result = db.session.execute(update(Outbox).where(Outbox.id == outbox_id, Outbox.status == "failed")
+                                .values(status="pending", claim_token=None, claimed_at=None,
+                                        data_started_at=None)
+                                .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
 def deliver(outbox_id, last_attempt=True):
     """Send one message; returns a short verdict for the job result, or raises MailError."""
     config = current_app.config

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import gettext, ngettext
 from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
@@ -22,6 +23,9 @@ from ..security import audit
 PARTS = {"subject": "subject.txt", "text": "txt", "html": "html"}
 _TEXT_ENV = SandboxedEnvironment(autoescape=False)
 _HTML_ENV = SandboxedEnvironment(autoescape=True)
+# An edit may keep the default files' translated strings ({{ _("...") }}).
+for _env in (_TEXT_ENV, _HTML_ENV):
+    _env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext)
 
 
 class TemplateError(ValueError):
@@ -81,6 +85,14 @@ def current_override(template, locale):
     return None if row is None or row.is_default else row
 
 
+def editable_parts(template, locale):
+    """What the editor starts from: the version in use, else the default files' source."""
+    override = current_override(template, locale)
+    if override is not None:
+        return {part: getattr(override, part) or default_source(template, part) or "" for part in PARTS}
+    return {part: default_source(template, part) or "" for part in PARTS}
+
+
 def versions(template, locale):
     return db.session.scalars(
         select(MailTemplate).where(MailTemplate.template == template, MailTemplate.locale == locale)
@@ -106,7 +118,7 @@ def validate(template, parts):
         except TemplateSyntaxError as exc:
             errors[part] = f"line {exc.lineno}: {exc.message}"
             continue
-        unknown = sorted(used - allowed)
+        unknown = sorted(used - allowed - set(env.globals))
         if unknown:
             errors[part] = "unknown variables: " + ", ".join(unknown)
     if parts.get("subject") and "\n" in parts["subject"].strip():
@@ -134,11 +146,9 @@ def preview(template, locale, parts):
     from flask_babel import force_locale
     from flask import render_template
 
-    from ..i18n import area_of_path, preferring
-
     context = sample_context(template)
     rendered = {}
-    with force_locale(locale), preferring(area_of_path(file_name(template, "text"))):
+    with force_locale(locale):
         for part in PARTS:
             if parts.get(part):
                 rendered[part] = render_string(parts[part], context, html=part == "html")
