@@ -85,6 +85,13 @@ class Config:
     # Per-IP limits (Flask-Limiter, kept in the app's Redis so they hold across processes).
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute;100 per hour")
     RATELIMIT_TOTP = os.environ.get("RATELIMIT_TOTP", "10 per minute;100 per hour")
+    # The public "my data" page: per client address and per email index (crm/rights/).
+    RATELIMIT_RIGHTS = os.environ.get("RATELIMIT_RIGHTS", "5 per minute;20 per hour")
+    # A data-rights link works once, for this many hours; opening it starts a session this long.
+    RIGHTS_LINK_HOURS = _env_int("RIGHTS_LINK_HOURS", 24)
+    RIGHTS_SESSION_MINUTES = _env_int("RIGHTS_SESSION_MINUTES", 30)
+    # Where people reach the public pages: links in mails start with it (never the Host header).
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:5000")
     # The public join form (crm/public/): per client address, and per email (keyed by the
     # truncated blind-index token, so Redis never holds the address).
     RATELIMIT_JOIN = os.environ.get("RATELIMIT_JOIN", "10 per minute;60 per hour")

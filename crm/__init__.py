@@ -116,6 +116,7 @@ def register_web(app):
     app.register_blueprint(views.bp)
     app.register_blueprint(admin_views.bp)
     register_workspace(app)
+    register_rights(app)
     register_followups(app)
     register_imports(app)
     register_ops(app)
@@ -140,6 +141,13 @@ def register_public(app):
     from . import public
 
     public.init_app(app)
+
+
+def register_rights(app):
+    from .rights import admin as _rights_admin  # noqa: F401  (adds the admin action to the blueprint)
+    from .rights import views as rights_views
+
+    app.register_blueprint(rights_views.bp)
 
 
 def register_workspace(app):

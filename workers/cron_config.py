@@ -11,6 +11,8 @@ cron.register(periodic.purge_old_sessions, "maintenance", interval=24 * 3600)
 cron.register(periodic.reconcile, "maintenance", interval=60)
 # Audit events keep the client address only for AUDIT_IP_RETENTION_DAYS.
 cron.register(periodic.forget_audit_addresses, "maintenance", interval=24 * 3600)
+# Erasures and data-rights lookups whose job Redis lost are queued again (the database holds them).
+cron.register(periodic.reconcile_data_rights, "maintenance", interval=60)
 # Uploaded sheets, rejected-row files and exports expire; their bytes go with them.
 cron.register(periodic.purge_expired_files, "maintenance", interval=900)
 # Follow-ups: overdue reminders every 10 minutes, the daily digest at 06:00, the weekly

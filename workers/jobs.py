@@ -28,6 +28,38 @@ def rotate_keys(rotation_id):
         return {"rotation": rotation_id, "status": "done"}
 
 
+def send_rights_link(request_id):
+    """Look up a data-rights request's address; mail a link if it is known; forget the address."""
+    from crm.rights.links import link_url
+    from crm.services import rights
+
+    with job_context():
+        return {"links": rights.process_request(rights.as_uuid(request_id), link_url)}
+
+
+def erase_contact(contact_id):
+    """Erase one person: rows, indexes, outbox, Redis keys and jobs; keep anonymous counts.
+
+    Idempotent (an erased contact is a no-op). Leaves no result in Redis: the
+    job's own arguments name the contact.
+    """
+    from crm.redis_conn import get_redis
+    from crm.services import erasure, erasure_redis
+    from crm.services.rights import as_uuid
+
+    job = get_current_job()
+    if job is not None:
+        job.result_ttl = 0
+    with job_context() as app:
+        result = erasure.erase(as_uuid(contact_id), via="admin")
+        if result is None:
+            return {"erased": False}
+        redis = get_redis(app)
+        erasure_redis.forget_rate_limits(redis, result["tokens"], app.config["RATELIMIT_KEY_PREFIX"])
+        erasure_redis.forget_jobs(redis, result["related_ids"], keep_job_id=job.id if job else None)
+        return {"erased": True}
+
+
 def send_mail(outbox_id):
     """Send one Outbox message (crm.services.mail_delivery); a sent row makes this a no-op.
 

@@ -39,6 +39,20 @@ def forget_audit_addresses():
         return {"blanked": audit.forget_client_addresses(days), "older_than_days": days}
 
 
+def reconcile_data_rights():
+    """Queue again erasures and link lookups whose jobs Redis lost; drop long-expired links."""
+    from crm.jobs import enqueue_now, job_is_live
+    from crm.services import rights
+
+    with job_context() as app:
+        erasures, lookups, expired = rights.reconcile(app.config["RECONCILE_GRACE_SECONDS"], job_is_live)
+        for contact_id in erasures:
+            enqueue_now("workers.jobs.erase_contact", contact_id, job_id=rights.erasure_job_id(contact_id))
+        for request_id in lookups:
+            enqueue_now("workers.jobs.send_rights_link", request_id)
+        return {"erasures": len(erasures), "lookups": len(lookups), "expired_links": expired}
+
+
 def purge_expired_files():
     """Delete expired stored files (uploads, rejected rows, exports) and orphaned bytes."""
     from crm.services import files

@@ -61,6 +61,9 @@ def _register():
 
     for module in (audit, bootstrap, demo, keys, users):
         crm_group.add_command(module.group)
+    from .erase import command as erase_command
+
+    crm_group.add_command(erase_command)
     from . import imports  # noqa: F401 -- defines `flask crm import` on crm_group
 
     from .exports import group as exports_group

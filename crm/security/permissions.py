@@ -30,7 +30,7 @@ _COORDINATOR = _STAFF | {
     "contacts.view_all", "contacts.assign", "contacts.create", "contacts.export",
     "followups.manage", "meetings.manage", "triage.work", "imports.run", "reports.view",
 }
-_ADMIN = _COORDINATOR | {"users.manage", "audit.view", "keys.manage", "jobs.view", "rules.manage"}
+_ADMIN = _COORDINATOR | {"users.manage", "contacts.erase", "audit.view", "keys.manage", "jobs.view", "rules.manage"}
 # A second admin approves a large export (crm/services/exports.py).
 _ADMIN = _ADMIN | {"exports.approve"}
 

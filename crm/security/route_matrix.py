@@ -94,6 +94,15 @@ ROUTE_PERMISSIONS = {
     "admin.user_reset_totp": "users.manage",
     "admin.user_end_sessions": "users.manage",
     "admin.audit": "audit.view",
+    # people's own data rights (crm/rights/): the link in the mail is their only key
+    "rights.ask": PUBLIC,
+    "rights.link": PUBLIC,
+    "rights.manage": PUBLIC,
+    "rights.export": PUBLIC,
+    "rights.correct": PUBLIC,
+    "rights.erase": PUBLIC,
+    "rights.leave": PUBLIC,
+    "rights.admin_erase": "contacts.erase",
     # admin operations: jobs, mail outbox, mail templates
     "ops.jobs": "jobs.view",
     "ops.job_retry": "jobs.view",
