@@ -90,8 +90,15 @@ def run_import(import_id):
     from crm.services import imports
 
     with job_context():
-        for run in imports.process(import_id):
+        try:
+            for _ in imports.process(import_id):
+                db.session.commit()
+        except Exception as exc:
+            # Committed batches stay; the run says it failed, so the cron resume leaves it.
+            db.session.rollback()
+            imports.mark_failed(import_id, exc)
             db.session.commit()
+            raise
         return {"import": str(import_id), "status": "done"}
 
 

@@ -4,6 +4,8 @@ The upload is the one request that may carry more than MAX_CONTENT_LENGTH: the
 body limit is raised to IMPORT_MAX_BYTES for it before anything reads the body,
 and a larger file is answered 413 with the upload page and a clear message.
 """
+import io
+
 from flask import Blueprint, Response, current_app, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -32,6 +34,13 @@ def init_app(app):
 def _limit_upload_body():
     if request.endpoint == "imports.index" and request.method == "POST":
         request.max_content_length = current_app.config["IMPORT_MAX_BYTES"] + 64 * 1024
+        # Werkzeug spools uploads over 500 KB to a temporary file: in the clear, on disk.
+        # The body is capped just above, so the sheet stays in memory until it is encrypted.
+        request._get_file_stream = _in_memory
+
+
+def _in_memory(total_content_length, content_type, filename=None, content_length=None):
+    return io.BytesIO()
 
 
 def _field_choices():

@@ -442,6 +442,15 @@ def open_rejects(run, user):
     return stream
 
 
+def mark_failed(import_id, exc):
+    """Record that a run stopped on an error (its class only: a message may quote the file)."""
+    run = get_run(import_id)
+    if run.status != "done":
+        run.status, run.error = "failed", type(exc).__name__
+        audit.record("import.failed", "import", run.id, error=run.error, done=run.done)
+        db.session.flush()
+
+
 def resumable():
     """Imports that were started and never finished (a reconciler or an operator queues them)."""
     return db.session.scalars(select(ImportRun).where(ImportRun.status.in_(("queued", "running")))).all()

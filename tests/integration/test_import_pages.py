@@ -158,3 +158,41 @@ def test_killed_worker_resumes_without_duplicates(signed_in, start_worker, run_w
     assert (finished.status, finished.done, finished.created) == ("done", ROWS, ROWS)
     assert db.session.scalar(select(func.count()).select_from(Contact)) == ROWS
     assert db.session.scalar(select(func.count(func.distinct(ImportRow.record)))) == ROWS
+
+
+def test_a_large_upload_is_never_spooled_to_a_temporary_file(signed_in, monkeypatch):
+    import werkzeug.formparser
+
+    spooled = []
+
+    class Recording(werkzeug.formparser.SpooledTemporaryFile):
+        def __init__(self, *args, **kwargs):
+            spooled.append(kwargs.get("max_size"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(werkzeug.formparser, "SpooledTemporaryFile", Recording)
+    client = signed_in("coordinator")
+    body = b"Name;Email\n" + b"".join(b"Person Nr%06d;p%d@example.org\n" % (n, n) for n in range(30_000))
+    assert len(body) > 600 * 1024
+    assert upload(client, body).status_code == 302
+    assert spooled == []
+
+
+def test_a_run_that_fails_says_so_and_is_not_resumed(signed_in, run_worker, app):
+    from crm.services import files
+
+    client = signed_in("coordinator")
+    upload(client, b"Name;Email\nJan Kowalski;jan@example.org\n")
+    run_id = db.session.scalar(select(ImportRun.id))
+    file_id = db.session.scalar(select(ImportRun.file_id))
+    map_and_run(client, run_id)
+    path = files.path_of(file_id)
+    raw = bytearray(path.read_bytes())
+    raw[-5] ^= 1  # the stored upload is damaged after the check at upload time
+    path.write_bytes(bytes(raw))
+    run_worker("default")
+    db.session.remove()
+    run = db.session.get(ImportRun, run_id)
+    assert (run.status, run.error, run.done) == ("failed", "FileIntegrityError", 0)
+    assert "The import stopped on an error" in client.get(f"/imports/{run_id}").get_data(as_text=True)
+    assert resume_imports() == {"queued": 0}
