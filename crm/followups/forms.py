@@ -47,7 +47,7 @@ class RuleForm(FlaskForm):
     assignee_id = SelectField(_l("Named person"), choices=[], validate_choice=False, validators=[Optional()])
     strategy = SelectField(_l("Sharing among the pool"),
                            choices=[(k, labels.STRATEGIES[k]) for k in RULE_STRATEGIES], validate_choice=False)
-    active = BooleanField(_l("Active"), default=True)
+    active = BooleanField(_l("Rule is active"), default=True)
 
 
 class ToggleForm(FlaskForm):
