@@ -278,14 +278,17 @@ def _classify(run, rows, user):
     for j, (i, row) in enumerate(zip(valid, parsed)):
         target = contacts.get(known.get(row.fingerprint)) or match.best_match(
             row, reach.get(j, set()) | names.get(j, set()), contacts, run.region)
-        if target is not None:
-            outcome_of[i] = ("duplicate" if target.id in ours else "merged", target.id)
-            merges.setdefault(target.id, (target, []))[1].append(row.data)
+        ref = target.id if target is not None else _pending_match(row, pending_keys)
+        if isinstance(ref, uuid.UUID):  # a contact in the database (maybe met again in this batch)
+            target = target or contacts[ref]
+            outcome_of[i] = ("duplicate" if ref in ours else "merged", ref)
+            merges.setdefault(ref, (target, []))[1].append(row.data)
+            _remember(row, ref, pending_keys)  # a later row may match what this one brought
             continue
-        earlier = _pending_match(row, pending_keys)
-        if earlier is not None:
-            pending[earlier] = merge_into(pending[earlier], row.data)
-            outcome_of[i] = ("duplicate", earlier)
+        if ref is not None:  # a row created earlier in this batch
+            pending[ref] = merge_into(pending[ref], row.data)
+            outcome_of[i] = ("duplicate", ref)
+            _remember(row, ref, pending_keys)
             continue
         outcome_of[i] = ("created", len(pending))
         _remember(row, len(pending), pending_keys)

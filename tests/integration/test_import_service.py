@@ -229,3 +229,16 @@ def test_follow_up_rules_fire_for_imported_and_merged_paths(runner, tmp_path, ma
     assert run_cli(runner, tmp_path, body.encode())["created"] == 1
     kinds = {(f.contact_id == known.id, f.kind) for f in db.session.scalars(select(FollowUp))}
     assert kinds == {(True, "meeting"), (False, "call")}
+
+
+def test_a_row_matches_what_an_earlier_row_of_the_batch_brought(runner, tmp_path, make_contact):
+    make_contact("Olga Lis", email="olga@example.org")
+    body = ("Name;Email;Phone\n"
+            "Jan Rak;jan@example.org;\n"
+            "Jan Rak;jan@example.org;+48 600 100 200\n"      # brings a phone to the new row
+            "J. Rak;;0048600100200\n"                         # matches it by that phone
+            "Olga Lis;olga@example.org;+48 600 100 300\n"     # brings a phone to a known contact
+            "O. Lis;;+48600100300\n")                          # matches her by that phone
+    summary = run_cli(runner, tmp_path, body.encode())
+    assert summary == {"rows": 5, "created": 1, "merged": 2, "duplicates_in_file": 2, "rejected": 0}
+    assert db.session.scalar(select(func.count()).select_from(Contact)) == 2
