@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import and_, case, func, or_, select, update
 
 from ..extensions import db
-from ..models import Contact, FollowUp, User
+from ..models import Contact, FollowUp, Outbox, User
 from ..models.base import utcnow
 from ..models.enums import RESTRICTED_PATHS
 from ..security import audit, permissions
@@ -81,7 +81,14 @@ def send_overdue_reminders(now=None, assignee_id=None):
         if not count:
             result["no_address"] += 1
             continue
-        queued = _queue_mail(key=f"reminder:{ids[0]}", kind="followup_reminder", to=user.email,
+        # Each follow-up's key is used once: one that was reminded before, then moved
+        # and overdue again, leaves the key to the next of the batch.
+        keys = [f"reminder:{followup_id}" for followup_id in ids]
+        used = set(db.session.scalars(select(Outbox.idempotency_key).where(Outbox.idempotency_key.in_(keys))))
+        key = next((k for k in keys if k not in used), None)
+        if key is None:
+            continue
+        queued = _queue_mail(key=key, kind="followup_reminder", to=user.email,
                              template="staff/overdue_reminder",
                              context={"count": count, "new": len(ids), "url": _link(QUEUE_PATH)})
         result["queued"] += queued is not None

@@ -217,3 +217,20 @@ def test_a_scheduled_reminder_is_queued_for_the_due_time(staff, make_contact, ap
     assert followup_mail.remind_when_due(followup.id)["queued"] == 1
     db.session.commit()
     assert followup_mail.remind_when_due(followup.id)["queued"] == 0  # reminded already
+
+
+def test_a_moved_follow_up_that_falls_overdue_again_is_reminded_again(staff, make_contact, smtp_server, run_worker):
+    contact = _contact(make_contact, staff["ala"], NAMES[0])
+    followup_id = _task(contact, staff["ala"], days=-1).id
+    assert periodic.send_followup_reminders()["queued"] == 1
+    followups.reschedule(followup_id, (utcnow() + timedelta(days=1)).date(), staff["ala"])
+    db.session.commit()
+    later = utcnow() + timedelta(days=2)
+    assert followup_mail.send_overdue_reminders(now=later)["queued"] == 0  # its key was used: once per key
+    db.session.rollback()
+    other_id = _task(contact, staff["ala"], days=1).id
+    result = followup_mail.send_overdue_reminders(now=later)
+    db.session.commit()
+    assert result["queued"] == 1
+    keys = set(db.session.scalars(select(Outbox.idempotency_key)))
+    assert keys == {f"reminder:{followup_id}", f"reminder:{other_id}"}
