@@ -29,7 +29,7 @@ from .forms import ActionForm, CreateForm, MailAddressForm, RuleForm, ToggleForm
 bp = Blueprint("followups", __name__, url_prefix="/followups")
 
 FIELD_NAMES = {"outcome": _l("Outcome"), "reason": _l("Reason"), "due": _l("Day"), "assignee": _l("Give to"),
-               "kind": _l("What"), "path": _l("Path")}
+               "kind": _l("What"), "path": _l("Path"), "assignee_id": _l("Named person")}
 
 
 def _htmx():

@@ -168,15 +168,22 @@ def update_rule(rule_id, data, user):
 
 
 def set_active(rule_id, active, user):
-    """Deactivate (or reactivate) a rule: a new version as well."""
+    """Deactivate (always possible) or reactivate (validated again) a rule: a new version as well."""
     rule = load_rule(rule_id, user)
-    data = RuleData(path=rule.path, stage=rule.stage, kind=rule.kind, delay_days=rule.delay_days,
-                    assign_to=rule.assign_to, assignee_id=rule.assignee_id, strategy=rule.strategy,
-                    active=bool(active))
-    if rule.assign_to == "user" and _user(rule.assignee_id) is None:
-        # The named user is gone: deactivating must still work, so fall back to the pool.
-        data = RuleData(**{**asdict(data), "assign_to": "cleared_coordinator", "assignee_id": None})
-    return update_rule(rule_id, data, user)
+    active = bool(active)
+    if active == rule.active:
+        return rule
+    if active:
+        data = RuleData(path=rule.path, stage=rule.stage, kind=rule.kind, delay_days=rule.delay_days,
+                        assign_to=rule.assign_to, assignee_id=rule.assignee_id, strategy=rule.strategy, active=True)
+        return update_rule(rule_id, data, user)
+    rule.active = False
+    rule.version += 1
+    rule.updated_at = utcnow()
+    _snapshot(rule, user)
+    audit.record("rule.update", "follow_up_rule", rule.id, version=rule.version, changed=["active"], path=rule.path)
+    db.session.flush()
+    return rule
 
 
 def seed_defaults():

@@ -383,3 +383,15 @@ def test_unknown_ids_are_not_found(people):
         followups.complete(uuid.uuid4(), "x", people["cleo"])
     with pytest.raises(NotFound):
         followups.complete("not-a-uuid", "x", people["cleo"])
+
+
+def test_a_rule_whose_named_person_left_can_still_be_deactivated(default_rules, people, make_user):
+    leaver = make_user("leaver", "coordinator", True)[0]
+    rule = followup_rules.create_rule(RuleData("volunteering", "contacted", "call", 1, "user",
+                                               assignee_id=leaver.id), people["eve"])
+    leaver.active = False
+    db.session.commit()
+    followup_rules.set_active(rule.id, False, people["eve"])
+    assert (rule.active, rule.version) == (False, 2)
+    with pytest.raises(ValidationError):
+        followup_rules.set_active(rule.id, True, people["eve"])  # reactivating checks again
