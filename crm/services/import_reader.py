@@ -7,8 +7,8 @@ detect the encoding and the delimiter.
 
 Encoding, in order: a BOM (UTF-8, UTF-16 LE/BE); NUL bytes in every other
 position (UTF-16 without BOM); strict UTF-8; otherwise Windows-1251 or
-Windows-1250, chosen by where the bytes >= 0xC0 sit: Cyrillic words are runs of
-such bytes, Polish or Czech words have one here and there between ASCII letters.
+Windows-1250: read as Windows-1251, Cyrillic words are all non-ASCII letters while
+Polish or Czech words come out as ASCII letters mixed with a Cyrillic one here and there.
 (charset-normalizer would do the same job with a larger dependency; the four
 encodings the sheets really come in are covered here and tested.)
 """
@@ -17,6 +17,7 @@ import csv
 import io
 import re
 import zipfile
+from collections import Counter
 
 SAMPLE_BYTES = 64 * 1024
 MAX_COLUMNS = 200
@@ -43,13 +44,23 @@ def _looks_binary(sample):
     return b"\x00" in sample or controls > len(sample) // 100 + 2
 
 
+def _high_bytes_of_utf16(half):
+    """True if ``half`` looks like the high bytes of UTF-16 text: nearly all one or two
+    values (0x00 for ASCII, 0x04 for Cyrillic, 0x01 for Latin Extended), some of them 0x00."""
+    if not half:
+        return False
+    counts = Counter(half).most_common(2)
+    return half.count(0) > len(half) * 0.05 and sum(n for _, n in counts) > len(half) * 0.9
+
+
 def _utf16_without_bom(sample):
     if len(sample) < 4:
         return None
+    sample = sample[:len(sample) // 2 * 2]
     even, odd = sample[0::2], sample[1::2]
-    if odd.count(0) > len(odd) * 0.4 and even.count(0) < len(even) * 0.1:
+    if _high_bytes_of_utf16(odd) and even.count(0) < len(even) * 0.05:
         return "utf-16-le"
-    if even.count(0) > len(even) * 0.4 and odd.count(0) < len(odd) * 0.1:
+    if _high_bytes_of_utf16(even) and odd.count(0) < len(odd) * 0.05:
         return "utf-16-be"
     return None
 
@@ -63,23 +74,21 @@ def _strict_utf8(sample):
     return True
 
 
-def _is_ascii_letter(byte):
-    return 65 <= byte <= 90 or 97 <= byte <= 122
+_LETTERS = re.compile(r"[^\W\d_]+")
 
 
 def _cyrillic_or_central(sample):
-    """'cp1251' or 'cp1250' by the neighbours of high bytes (see the module docstring)."""
-    cyrillic = central = 0
-    for i, byte in enumerate(sample):
-        if byte < 0x80:
-            continue
-        before = sample[i - 1] if i else 32
-        after = sample[i + 1] if i + 1 < len(sample) else 32
-        if _is_ascii_letter(before) or _is_ascii_letter(after):
-            central += 1
-        elif before >= 0x80 or after >= 0x80:
-            cyrillic += 1
-    return "cp1251" if cyrillic >= central else "cp1250"
+    """'cp1251' or 'cp1250': read as cp1251, Cyrillic words are all non-ASCII letters,
+    while Polish or Czech words come out as ASCII letters mixed with Cyrillic ones."""
+    text = sample.decode("cp1251", errors="replace")
+    pure = mixed = 0
+    for word in _LETTERS.findall(text):
+        high = sum(1 for ch in word if ord(ch) > 127)
+        if high == len(word):
+            pure += 1
+        elif high:
+            mixed += 1
+    return "cp1251" if pure >= mixed else "cp1250"
 
 
 def detect_encoding(sample):
