@@ -1,7 +1,7 @@
 """The public side: the join form with double opt-in, the privacy notice, the public layout.
 
 Nothing here needs a signed-in user; everything here must give a stranger nothing:
-the same answers and the same work whoever is typed in (docs/decisions/0012-self-registration.md).
+the same answers and the same work whoever is typed in (docs/decisions/0017-self-registration.md).
 """
 from flask import request
 

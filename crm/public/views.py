@@ -5,7 +5,7 @@ in that language and links keep it (``crm.i18n``). The thank-you page is the
 answer to every acceptable submission, whoever was typed in.
 """
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..auth.views import client_key
@@ -20,6 +20,8 @@ from .forms import PATH_DESCRIPTIONS, CONTROL, ConfirmForm, JoinForm
 bp = Blueprint("public", __name__)
 LANG = "<any(" + ", ".join(LANGUAGES) + "):lang>"
 TOKEN = "<string(minlength=16, maxlength=128):token>"
+PAGE_CACHE = "muster.public_join_page"
+CSRF_MARK, STARTED_MARK = "\x00csrf\x00", "\x00started\x00"
 
 join_limit = limiter.limit(lambda: current_app.config["RATELIMIT_JOIN"], key_func=client_key,
                            methods=["POST"], scope="public-join")
@@ -82,14 +84,34 @@ def _render_join(form, status=200, too_fast=False):
                            too_fast=too_fast), status
 
 
+def _blank_join_page():
+    """The empty form: rendered once per language, then only its two tokens change.
+
+    Rendering the fields is most of a GET's cost, and the empty page differs between
+    visitors only in the CSRF and fill-time tokens. Pages with a query string are
+    rendered each time (they would let anyone fill the cache).
+    """
+    csrf_value, started = generate_csrf(), antibot.fill_token()
+    cache = current_app.extensions.setdefault(PAGE_CACHE, {})
+    key = (current_language(), request.path)
+    cached = None if request.args else cache.get(key)
+    if cached is None:
+        form = JoinForm()
+        form.locale.data, form.started.data = current_language(), started
+        html = render_template("public/join.html", form=form, descriptions=PATH_DESCRIPTIONS, too_fast=False)
+        if request.args or current_app.debug or html.count(csrf_value) != 1 or html.count(started) != 1:
+            return html
+        cached = cache[key] = html.replace(csrf_value, CSRF_MARK).replace(started, STARTED_MARK)
+    return cached.replace(CSRF_MARK, csrf_value).replace(STARTED_MARK, started)
+
+
 @public_route("/join", methods=["GET", "POST"])
 @join_limit
 def join(lang=None):
     """The join form; a valid submission is kept pending and answered by the thank-you page."""
+    if request.method != "POST":
+        return _blank_join_page()
     form = JoinForm()
-    if not form.is_submitted():
-        form.locale.data = current_language()
-        return _render_join(form)
     if form.website.data:
         return _thanks()  # a bot filled the honeypot: it learns nothing
     if not form.validate():

@@ -7,7 +7,7 @@ looks at existing contacts: it validates, encrypts the values into a
 Only that job, out of band, looks the person up and either creates a contact in
 the triage queue or merges the chosen paths into the contact already there, so
 no response time depends on whether someone is registered
-(docs/decisions/0012-self-registration.md).
+(docs/decisions/0017-self-registration.md).
 """
 import hashlib
 import secrets
