@@ -129,6 +129,18 @@ def remembered():
         _MEMO.reset(token)
 
 
+def remember_e164(number, *regions):
+    """Inside ``remembered()``: ``number``, already E.164, normalises to itself in ``regions``.
+
+    An import normalises the typed phone once and hands on the E.164 form; validation
+    and indexing then find it here instead of parsing it again for each region.
+    """
+    memo = _MEMO.get()
+    if memo is not None and number and number.startswith("+"):
+        for region in regions:
+            memo.setdefault((_normalize_phone, number, region), number)
+
+
 def _once(func, *args):
     memo = _MEMO.get()
     if memo is None:

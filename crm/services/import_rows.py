@@ -66,6 +66,7 @@ def parse_row(record, cells, mapping, region, cleared):
             return ParsedRow(record, reason="phone: is not a valid phone number")
         if number not in phones:
             phones.append(number)
+            normalize.remember_e164(number, region, crypto().phone_region)
     if len(phones) > 1:
         extra = "Other phones: " + ", ".join(phones[1:])
         notes = f"{notes}\n{extra}" if notes else extra
