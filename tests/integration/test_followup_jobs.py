@@ -234,3 +234,49 @@ def test_a_moved_follow_up_that_falls_overdue_again_is_reminded_again(staff, mak
     assert result["queued"] == 1
     keys = set(db.session.scalars(select(Outbox.idempotency_key)))
     assert keys == {f"reminder:{followup_id}", f"reminder:{other_id}"}
+
+
+def _redis_dump(app):
+    redis = get_redis(app)
+    blobs = []
+    for key in redis.scan_iter(count=500):
+        blobs.append(key)
+        dumped = redis.dump(key)
+        if dumped:
+            blobs.append(dumped)
+        if redis.type(key) == b"hash":
+            blobs.extend(v for pair in redis.hgetall(key).items() for v in pair)
+    return b"\n".join(blobs)
+
+
+def test_no_person_and_no_staff_address_in_redis_logs_or_staff_mail(rules, staff, make_contact, smtp_server,
+                                                                      run_worker, app, captured_logs, monkeypatch):
+    import logging
+    import zlib
+
+    # aiosmtpd (the test's SMTP server, not ours) logs every envelope at DEBUG: keep it out
+    monkeypatch.setattr(logging.getLogger("mail.log"), "level", logging.WARNING)
+
+    contact = _contact(make_contact, staff["ala"], "Mrkqwertyuiop Mrkasdfghjkl")
+    followup_id = _task(contact, staff["ala"], days=-1).id
+    followups.complete(followup_id, "Mrkoutcomezxcv agreed", staff["ala"])
+    db.session.commit()
+    _task(contact, staff["ala"], days=-2)
+    periodic.send_followup_reminders()
+    periodic.send_followup_digests()
+    output = run_worker("default", "mail")
+    assert len(smtp_server.messages) == 2
+    raw = _redis_dump(app)
+    texts = [raw]
+    for blob in raw.split(b"\n"):
+        try:
+            texts.append(zlib.decompress(blob))
+        except zlib.error:
+            pass
+    places = {"redis": b"\n".join(texts), "worker output": output.encode(), "logs": "\n".join(captured_logs).encode()}
+    for needle in (b"Mrkqwertyuiop", b"Mrkasdfghjkl", b"Mrkoutcomezxcv", b"ala@staff.test"):
+        for where, haystack in places.items():
+            hits = [line for line in haystack.split(b"\n") if needle in line]
+            assert not hits, (needle, where, hits[:3])
+    _no_names(smtp_server.messages)
+    assert not any("Mrk" in m.as_string() for m in smtp_server.messages)

@@ -395,3 +395,28 @@ def test_a_rule_whose_named_person_left_can_still_be_deactivated(default_rules, 
     assert (rule.active, rule.version) == (False, 2)
     with pytest.raises(ValidationError):
         followup_rules.set_active(rule.id, True, people["eve"])  # reactivating checks again
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from crm.models.enums import FOLLOWUP_KINDS, PATHS  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.one_of(st.sampled_from(["volunteering", "combat_service"]), st.text(max_size=30)),
+       kind=st.one_of(st.sampled_from(["call", "vetting"]), st.text(max_size=30)),
+       delay=st.one_of(st.integers(min_value=-10**6, max_value=10**6), st.none(), st.text(max_size=5), st.booleans()),
+       assign_to=st.one_of(st.sampled_from(["contact_assignee", "user", "cleared_coordinator"]), st.text(max_size=20)),
+       assignee=st.one_of(st.none(), st.text(max_size=40), st.uuids()))
+def test_rule_validation_never_crashes_and_refuses_what_is_out_of_range(people, path, kind, delay, assign_to,
+                                                                         assignee):
+    data = RuleData(path=path, stage="interested", kind=kind, delay_days=delay, assign_to=assign_to,
+                    assignee_id=assignee)
+    errors = followup_rules.validate(data, people["eve"])
+    valid_delay = isinstance(delay, int) and not isinstance(delay, bool) and 0 <= delay <= 365
+    assert ("delay_days" in errors) == (not valid_delay)
+    assert ("kind" in errors) == (kind not in FOLLOWUP_KINDS)
+    assert ("path" in errors) == (path not in PATHS)
+    if assign_to == "user":
+        assert "assignee_id" in errors  # random ids name nobody
