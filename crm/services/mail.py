@@ -11,6 +11,7 @@ call with the same key is a no-op: a retried job never sends twice.
 Mail to staff must carry counts and links only, never a person's details;
 subjects and the sender name stay neutral (the mail may be read over a shoulder).
 """
+import logging
 import re
 import uuid
 
@@ -27,6 +28,7 @@ from ..models import Outbox
 from ..models.base import utcnow
 from . import mail_templates
 
+log = logging.getLogger(__name__)
 MAIL_QUEUE = "mail"
 JOB_NAME = "workers.jobs.send_mail"
 
@@ -117,7 +119,11 @@ def render_mail(template, locale, context):
 
 def _part(template, part, context, override):
     if override is not None and getattr(override, part):
-        return mail_templates.render_string(getattr(override, part), context, html=part == "html")
+        try:
+            return mail_templates.render_string(getattr(override, part), context, html=part == "html")
+        except Exception as exc:  # noqa: BLE001 - an admin's edit must not stop the mail: use the file
+            log.warning("mail template %s/%s v%s failed (%s); using the default wording",
+                        template, override.locale, override.version, type(exc).__name__)
     try:
         return render_template(mail_templates.file_name(template, part), **context)
     except TemplateNotFound:

@@ -11,21 +11,25 @@ import os
 from dataclasses import dataclass
 
 from flask import current_app
-from flask_babel import gettext, ngettext
+from flask_babel import get_translations
 from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
 
 from ..extensions import db
+from ..i18n import html_lang
 from ..models import MailTemplate
 from ..security import audit
 
 PARTS = {"subject": "subject.txt", "text": "txt", "html": "html"}
-_TEXT_ENV = SandboxedEnvironment(autoescape=False)
-_HTML_ENV = SandboxedEnvironment(autoescape=True)
-# An edit may keep the default files' translated strings ({{ _("...") }}).
+_TEXT_ENV = SandboxedEnvironment(autoescape=False, extensions=["jinja2.ext.i18n"])
+_HTML_ENV = SandboxedEnvironment(autoescape=True, extensions=["jinja2.ext.i18n"])
+# An edit may keep the default files' translated strings ({{ _("...") }}, {% trans %}).
 for _env in (_TEXT_ENV, _HTML_ENV):
-    _env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext)
+    _env.install_gettext_callables(lambda text: get_translations().ugettext(text),
+                                   lambda one, many, num: get_translations().ungettext(one, many, num),
+                                   newstyle=True)
+    _env.globals["html_lang"] = html_lang  # <html lang="..."> of the mail's language
 
 
 class TemplateError(ValueError):
@@ -127,9 +131,24 @@ def validate(template, parts):
         raise TemplateError(errors)
 
 
+class _Sample(int):
+    """A preview's stand-in: prints as ``[name]``, counts as 3 where a number is needed."""
+
+    def __new__(cls, name):
+        sample = int.__new__(cls, 3)
+        sample.name = name
+        return sample
+
+    def __str__(self):
+        return f"[{self.name}]"
+
+    def __html__(self):
+        return str(self)
+
+
 def sample_context(template):
     """Stand-in values for a preview: each variable shows its own name."""
-    return {name: f"[{name}]" for name in allowed_variables(template)}
+    return {name: _Sample(name) for name in allowed_variables(template)}
 
 
 @dataclass(frozen=True)
@@ -146,16 +165,21 @@ def preview(template, locale, parts):
     from flask_babel import force_locale
     from flask import render_template
 
+    from ..i18n import area_of_path, preferring
+
     context = sample_context(template)
     rendered = {}
-    with force_locale(locale):
+    with force_locale(locale), preferring(area_of_path(file_name(template, "text"))):
         for part in PARTS:
-            if parts.get(part):
-                rendered[part] = render_string(parts[part], context, html=part == "html")
-            elif default_source(template, part) is not None:
-                rendered[part] = render_template(file_name(template, part), **context)
-            else:
-                rendered[part] = None
+            try:
+                if parts.get(part):
+                    rendered[part] = render_string(parts[part], context, html=part == "html")
+                elif default_source(template, part) is not None:
+                    rendered[part] = render_template(file_name(template, part), **context)
+                else:
+                    rendered[part] = None
+            except Exception as exc:  # noqa: BLE001 - any render error is the edit's fault: say so
+                raise TemplateError({part: f"cannot be rendered ({type(exc).__name__}: {exc})"[:300]}) from None
     html = rendered["html"] if rendered["html"] is not None else text_as_html(rendered["text"] or "")
     return Preview(one_line(rendered["subject"] or ""), rendered["text"] or "", html)
 
@@ -165,6 +189,7 @@ def save_version(template, locale, parts, actor_id):
     if template not in known_templates():
         raise TemplateError({"template": "unknown template"})
     validate(template, parts)
+    preview(template, locale, parts)  # renders with sample data, or raises TemplateError
     latest = db.session.scalar(select(func.max(MailTemplate.version)).where(
         MailTemplate.template == template, MailTemplate.locale == locale)) or 0
     row = MailTemplate(template=template, locale=locale, version=latest + 1,

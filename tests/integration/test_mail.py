@@ -122,3 +122,51 @@ def test_an_unknown_outbox_id_is_a_clean_no_op(app, run_worker):
     mail.enqueue_send(uuid.uuid4(), now=True)
     output = run_worker("mail")
     assert "Traceback" not in output
+
+
+def test_a_refused_connection_is_transient_until_the_last_attempt(app):
+    import socket
+
+    import pytest
+
+    from crm.services import mail_delivery
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    outbox_id = _queue()
+    saved = {name: app.config[name] for name in ("MAIL_BACKEND", "MAIL_SERVER", "MAIL_PORT")}
+    app.config.update(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    try:
+        with pytest.raises(mail_delivery.TransientMailError, match="connect-ConnectionRefusedError"):
+            mail_delivery.deliver(outbox_id, last_attempt=False)
+        assert (_row(outbox_id).status, _row(outbox_id).attempts) == ("pending", 0)
+        with pytest.raises(mail_delivery.TransientMailError):
+            mail_delivery.deliver(outbox_id, last_attempt=True)
+    finally:
+        app.config.update(saved)
+    row = _row(outbox_id)
+    assert (row.status, row.last_error) == ("failed", "gave-up-connect-ConnectionRefusedError")
+
+
+def test_a_second_claim_loses_and_a_stale_one_is_taken_over(app):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from crm.models.base import utcnow
+    from crm.services import mail_delivery
+
+    outbox_id = _queue()
+    first = mail_delivery.claim(outbox_id, lease_seconds=300)
+    assert first and mail_delivery.claim(outbox_id, lease_seconds=300) is None
+    db.session.execute(update(Outbox).values(claimed_at=utcnow() - timedelta(seconds=301)))
+    db.session.commit()
+    second = mail_delivery.claim(outbox_id, lease_seconds=300)
+    assert second and second != first
+    assert not mail_delivery.start_data(outbox_id, first)  # the old claimant stops before DATA
+    assert mail_delivery.start_data(outbox_id, second)
+    db.session.execute(update(Outbox).values(claimed_at=utcnow() - timedelta(seconds=301)))
+    db.session.commit()
+    assert mail_delivery.claim(outbox_id, lease_seconds=300) is None  # DATA began: in doubt, never retaken
+    assert mail_delivery.mark_sent(outbox_id, second) and _row(outbox_id).status == "sent"

@@ -167,3 +167,19 @@ def test_an_edit_is_previewed_saved_used_and_reverted(app, signed_in):
     index = admin.get("/admin/mail/templates").get_data(as_text=True)
     assert "system/test_message" in index
     assert _actions().count("mail_template.save") == 2
+
+
+def test_every_mail_template_opens_in_the_editor_and_its_default_previews(app, signed_in):
+    """Each feature's default wording is valid as an edit: it renders in the sandbox as it is."""
+    from crm.services import mail_templates
+
+    admin = signed_in("admin")
+    names = mail_templates.known_templates()
+    assert "system/test_message" in names
+    for name in names:
+        path = f"/admin/mail/templates/be/{name}"
+        assert admin.get(path).status_code == 200, name
+        parts = mail_templates.editable_parts(name, "be")
+        response = post_form(admin, path, {**parts, "preview": "1"})
+        assert response.status_code == 200, (name, response.get_data(as_text=True)[-2000:])
+        assert "Preview with sample data" in response.get_data(as_text=True)
