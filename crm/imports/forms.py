@@ -2,10 +2,11 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, SelectField, StringField
+from wtforms import BooleanField, SelectChoice, SelectField, StringField
 
-ENCODINGS = (("auto", _l("Detect")), ("utf-8", "UTF-8"), ("utf-16", "UTF-16"),
-             ("cp1251", "Windows-1251 (Cyrillic)"), ("cp1250", "Windows-1250 (Central European)"))
+ENCODINGS = [SelectChoice("auto", _l("Detect")), SelectChoice("utf-8", "UTF-8"), SelectChoice("utf-16", "UTF-16"),
+             SelectChoice("cp1251", "Windows-1251 (Cyrillic)"),
+             SelectChoice("cp1250", "Windows-1250 (Central European)")]
 
 
 class UploadForm(FlaskForm):

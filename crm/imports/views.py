@@ -8,7 +8,9 @@ import io
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from wtforms import SelectChoice
 
 from ..extensions import db
 from ..models import ImportRun, Meeting
@@ -20,10 +22,13 @@ from .forms import UploadForm, mapping_form
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 
 FIELD_LABELS = {
-    "": "—", "full_name": "Full name", "first_name": "First name", "last_name": "Last name", "email": "Email",
-    "phone": "Phone(s)", "messenger": "Messenger", "city": "City", "country": "Country", "notes": "Notes",
-    "skills": "Skills", "languages": "Languages", "paths": "Paths",
+    "": "—", "full_name": _l("Full name"), "first_name": _l("First name"), "last_name": _l("Last name"),
+    "email": _l("Email"), "phone": _l("Phone(s)"), "messenger": _l("Messenger"), "city": _l("City"),
+    "country": _l("Country"), "notes": _l("Notes"), "skills": _l("Skills"), "languages": _l("Languages"),
+    "paths": _l("Paths"),
 }
+STATUS_LABELS = {"uploaded": _l("waiting for the column mapping"), "queued": _l("queued"),
+                 "running": _l("running"), "done": _l("done"), "failed": _l("failed")}
 
 
 def init_app(app):
@@ -44,13 +49,13 @@ def _in_memory(total_content_length, content_type, filename=None, content_length
 
 
 def _field_choices():
-    return [(key, _(label)) for key, label in FIELD_LABELS.items() if key == "" or key in FIELDS]
+    return [SelectChoice(key, str(label)) for key, label in FIELD_LABELS.items() if key == "" or key in FIELDS]
 
 
 def _meeting_choices():
     meetings = db.session.scalars(select(Meeting).order_by(Meeting.starts_at.desc()).limit(50))
-    return [("", _("None"))] + [(str(m.id), f"{m.city} {m.starts_at:%Y-%m-%d}" if m.starts_at else m.city)
-                                for m in meetings]
+    return [SelectChoice("", _("None"))] + [
+        SelectChoice(str(m.id), f"{m.city} {m.starts_at:%Y-%m-%d}" if m.starts_at else m.city) for m in meetings]
 
 
 def _recent(user):
@@ -66,7 +71,7 @@ def too_large(error):
     message = _("The file is larger than %(limit)s MB. Split it into smaller sheets and import each.",
                 limit=limit)
     return render_template("imports/index.html", form=UploadForm(formdata=None), runs=[],
-                           upload_error=message), 413
+                           upload_error=message, statuses=STATUS_LABELS), 413
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -90,7 +95,8 @@ def index():
                 db.session.commit()
                 return redirect(url_for("imports.mapping", import_id=run.id))
     status = 400 if error else 200
-    return render_template("imports/index.html", form=form, runs=_recent(user), upload_error=error), status
+    return render_template("imports/index.html", form=form, runs=_recent(user), upload_error=error,
+                           statuses=STATUS_LABELS), status
 
 
 @bp.route("/<import_id>/map", methods=["GET", "POST"])
@@ -130,7 +136,7 @@ def mapping(import_id):
 def progress(import_id):
     """Rows done / total and the outcomes so far; htmx polls the panel, a refresh works too."""
     run = imports.get_run(import_id, current_actor())
-    context = {"run": run, "summary": imports.summary(run)}
+    context = {"run": run, "summary": imports.summary(run), "status": STATUS_LABELS[run.status]}
     if request.headers.get("HX-Request") == "true":
         return render_template("imports/_progress.html", **context)
     return render_template("imports/progress.html", **context)
