@@ -111,7 +111,7 @@ def join(lang=None):
     """The join form; a valid submission is kept pending and answered by the thank-you page."""
     if request.method != "POST":
         return _blank_join_page()
-    form = JoinForm()
+    form = JoinForm(formdata=request.form)  # text fields only: never files or JSON values
     if form.website.data:
         return _thanks()  # a bot filled the honeypot: it learns nothing
     if not form.validate():
@@ -138,7 +138,7 @@ def thanks(lang=None):
 @join_limit
 def confirm(token, lang=None):
     """GET shows a button (link scanners confirm nothing); its POST confirms once."""
-    form = ConfirmForm()
+    form = ConfirmForm(formdata=request.form if request.method == "POST" else None)
     if request.method == "POST":
         if form.validate() and registration.confirm(token):
             return render_template("public/confirmed.html")

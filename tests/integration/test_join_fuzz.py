@@ -108,3 +108,28 @@ def test_the_service_refuses_what_the_form_would_refuse(app):
         registration.submit(data, link_for=lambda token: "http://x/" + token)
     assert set(raised.value.errors) == {"full_name"}
     assert stored_counts() == (0, 0)
+
+
+@pytest.mark.parametrize("kind", ["json", "json-with-csrf-header", "multipart-file", "no-body",
+                                  "query-string-only"])
+def test_other_body_types_are_refused_without_storing(app, client, kind):
+    csrf, started = form_tokens(client)
+    answers = {**valid_answers(), "csrf_token": csrf, "started": started}
+    if kind == "json":
+        response = client.post("/en/join", json=answers)
+    elif kind == "json-with-csrf-header":
+        weird = {**answers, "full_name": {"a": [1, 2]}, "paths": [None, 3.5], "consent": True}
+        response = client.post("/en/join", json=weird, headers={"X-CSRFToken": csrf})
+    elif kind == "multipart-file":
+        import io
+
+        response = client.post("/en/join", data={**answers, "full_name": (io.BytesIO(b"\x00" * 100), "x.bin")},
+                               content_type="multipart/form-data")
+    elif kind == "no-body":
+        response = client.post("/en/join")
+    else:
+        from urllib.parse import urlencode
+
+        response = client.post("/en/join?" + urlencode(answers, doseq=True))
+    assert 400 <= response.status_code < 500, response.status_code
+    assert stored_counts() == (0, 0)
