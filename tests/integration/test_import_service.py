@@ -242,3 +242,19 @@ def test_a_row_matches_what_an_earlier_row_of_the_batch_brought(runner, tmp_path
     summary = run_cli(runner, tmp_path, body.encode())
     assert summary == {"rows": 5, "created": 1, "merged": 2, "duplicates_in_file": 2, "rejected": 0}
     assert db.session.scalar(select(func.count()).select_from(Contact)) == 2
+
+
+def test_the_real_cli_prints_exactly_one_json_object(flask_cli, tmp_path, make_contact):
+    make_contact("Olga Lis", email="olga@example.org")
+    path = tmp_path / "sheet.csv"
+    path.write_bytes((HEADER + ROWS + "Olga Lis;OLGA@example.org;;;\nOlga Lis;olga@example.org;;;\n"
+                      "Bad;bad;;;\n").encode())
+    result = flask_cli("import", str(path), "--json", "--region", "BY")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("\n") == 1
+    assert json.loads(result.stdout) == {"rows": 5, "created": 2, "merged": 2, "duplicates_in_file": 0,
+                                         "rejected": 1}
+    missing = flask_cli("import", str(tmp_path / "nope.csv"), "--json")
+    assert missing.returncode != 0 and missing.stdout == ""
+    bad_region = flask_cli("import", str(path), "--region", "XX")
+    assert bad_region.returncode == 1 and "XX is not a phone region" in bad_region.stderr
