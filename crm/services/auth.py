@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from zxcvbn import zxcvbn
 
@@ -130,13 +131,13 @@ def password_problems(password, login=""):
     """Why ``password`` is refused (None if it is fine): length and a zxcvbn estimate."""
     minimum = current_app.config["PASSWORD_MIN_LENGTH"]
     if not isinstance(password, str) or len(password) < minimum:
-        return f"Use at least {minimum} characters."
+        return _l("Use at least %(num)d characters.", num=minimum)
     if len(password) > PASSWORD_MAX:
-        return f"Use at most {PASSWORD_MAX} characters."
+        return _l("Use at most %(num)d characters.", num=PASSWORD_MAX)
     result = zxcvbn(password, user_inputs=[login, "muster"])
     if result["score"] < current_app.config["PASSWORD_MIN_SCORE"]:
-        hint = result["feedback"].get("warning") or "It is too easy to guess."
-        return f"{hint} Try a longer phrase of unrelated words."
+        # zxcvbn's own hint is English only: other languages get the general advice.
+        return _l("This password is too easy to guess. Try a longer phrase of unrelated words.")
     return None
 
 
@@ -144,12 +145,12 @@ def change_password(user, new_password, current_password=None, keep=None):
     """Set a new password (checking the current one if given); ends the user's other sessions."""
     if current_password is not None and not verify_password(user.password_hash, current_password):
         record_failure(user, "reauth")
-        raise ValidationError({"current_password": "The current password is not right."})
+        raise ValidationError({"current_password": _l("The current password is not right.")})
     problem = password_problems(new_password, user.login)
     if problem:
         raise ValidationError({"new_password": problem})
     if verify_password(user.password_hash, new_password):
-        raise ValidationError({"new_password": "Choose a password different from the current one."})
+        raise ValidationError({"new_password": _l("Choose a password different from the current one.")})
     user.password_hash = hash_password(new_password)
     user.must_change_password = False
     user.password_changed_at = sessions.now()
@@ -166,7 +167,7 @@ def restart_totp(user, password, code, keep):
     ok_code = totp.check_totp(user, code or "")
     if not (ok_password and ok_code):
         record_failure(user, "reauth")
-        raise ValidationError({"password": "The password or the code is not right."})
+        raise ValidationError({"password": _l("The password or the code is not right.")})
     totp.clear(user)
     audit.record("auth.totp.reset", "user", user.id, by="self")
     sessions.end_sessions(user.id, reason="totp_reset", keep=keep)

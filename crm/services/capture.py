@@ -11,6 +11,7 @@ contact. Candidates the coordinator may not see are never shown.
 import unicodedata
 from dataclasses import dataclass, field
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..errors import ServiceError
@@ -76,12 +77,12 @@ def _check(meeting, data, user):
     if hidden and "paths" not in errors:
         errors["paths"] = f"unknown path {hidden[0]!r} (choose from {', '.join(allowed)})"
     if not any(getattr(contact_data, f) for f in REACH_FIELDS) and not errors.keys() & set(REACH_FIELDS):
-        errors["phone"] = "give a phone, an email or a messenger handle"
+        errors["phone"] = _l("give a phone, an email or a messenger handle")
     if note and len(note) > NOTE_MAX:
-        errors["note"] = f"is too long (at most {NOTE_MAX} characters)"
+        errors["note"] = _l("is too long (at most %(num)d characters)", num=NOTE_MAX)
     elif note and any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch not in "\n\r\t"
                       for ch in note):
-        errors["note"] = "contains control or invisible formatting characters"
+        errors["note"] = _l("contains control or invisible formatting characters")
     if errors:
         raise ValidationError(errors)
     return contact_data, note

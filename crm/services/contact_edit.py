@@ -14,6 +14,8 @@ into the same conflict after rolling back.
 import hashlib
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
+
 from ..errors import ServiceError
 from ..extensions import db
 from ..models.base import utcnow
@@ -78,7 +80,7 @@ def update_contact(contact, values, seen, user, phone_region):
     changed a field since ``seen`` was taken.
     """
     if not permissions.can(user, "contacts.edit", contact):
-        raise ServiceError("you may not edit this contact")
+        raise ServiceError(_l("you may not edit this contact"))
     values = {name: _text(values.get(name)) or None for name in (*EDITABLE, "preferred_locale")}
     data = ContactData(**{name: values[name] for name in EDITABLE}, source=contact.source)
     errors = validate(data, phone_region)

@@ -5,6 +5,7 @@ history; each addition leaves an audit event without the note's text.
 """
 import unicodedata
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..errors import ServiceError
@@ -20,18 +21,18 @@ def check_body(body):
     """The note's text, trimmed; ValidationError({"body": …}) when it cannot be stored."""
     body = (body or "").strip()
     if not body:
-        raise ValidationError({"body": "is empty"})
+        raise ValidationError({"body": _l("is empty")})
     if len(body) > NOTE_MAX:
-        raise ValidationError({"body": f"is too long (at most {NOTE_MAX} characters)"})
+        raise ValidationError({"body": _l("is too long (at most %(num)d characters)", num=NOTE_MAX)})
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch not in "\n\r\t" for ch in body):
-        raise ValidationError({"body": "contains control or invisible formatting characters"})
+        raise ValidationError({"body": _l("contains control or invisible formatting characters")})
     return body
 
 
 def add_note(contact, body, user, meeting=None):
     """Add a note to ``contact`` (which ``user`` may edit); returns it, flushed."""
     if not permissions.can(user, "contacts.edit", contact):
-        raise ServiceError("you may not add notes to this contact")
+        raise ServiceError(_l("you may not add notes to this contact"))
     note = ContactNote(contact_id=contact.id, author_id=user.id,
                        meeting_id=meeting.id if meeting is not None else None)
     note.body = check_body(body)

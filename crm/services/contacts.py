@@ -14,6 +14,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass, field
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, update
 from sqlalchemy.orm import aliased
 
@@ -92,17 +93,17 @@ def validate(data, phone_region):
         if value is None:
             continue
         if not isinstance(value, str):
-            errors[name] = "must be text"
+            errors[name] = _l("must be text")
         elif len(value) > limit:
-            errors[name] = f"is too long (at most {limit} characters)"
+            errors[name] = _l("is too long (at most %(num)d characters)", num=limit)
         elif _has_control_chars(value, multiline=name in MULTILINE_FIELDS):
-            errors[name] = "contains control or invisible formatting characters"
+            errors[name] = _l("contains control or invisible formatting characters")
     if not (data.full_name or "").strip() and "full_name" not in errors:
-        errors["full_name"] = "is required"
+        errors["full_name"] = _l("is required")
     if data.email and "email" not in errors and normalize.normalize_email(data.email) is None:
-        errors["email"] = "is not a valid email address (it needs a name, @ and a domain)"
+        errors["email"] = _l("is not a valid email address (it needs a name, @ and a domain)")
     if data.phone and "phone" not in errors and normalize.normalize_phone(data.phone, phone_region) is None:
-        errors["phone"] = "is not a valid phone number (use digits, with + and country code if abroad)"
+        errors["phone"] = _l("is not a valid phone number (use digits, with + and country code if abroad)")
     unknown = [p for p in data.paths if p not in PATHS]
     if unknown:
         errors["paths"] = f"unknown path {unknown[0]!r} (choose from {', '.join(PATHS)})"

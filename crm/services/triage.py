@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import selectinload
 
@@ -91,7 +92,7 @@ def check_filters(filters, user):
     if filters.sort not in SORTS:
         errors["sort"] = "unknown order"
     if filters.created_from and filters.created_to and filters.created_from > filters.created_to:
-        errors["created_to"] = "must not be before the start of the range"
+        errors["created_to"] = _l("must not be before the start of the range")
     return errors
 
 
@@ -192,7 +193,7 @@ def _load_all(contact_ids, user):
     except (TypeError, ValueError, AttributeError):
         raise NotFound("not found") from None
     if not ids:
-        raise ValidationError({"contact_ids": "choose at least one contact"})
+        raise ValidationError({"contact_ids": _l("choose at least one contact")})
     found = list(db.session.scalars(permissions.visible_contacts(
         select(Contact).where(Contact.id.in_(ids)), user)))
     if len(found) != len(ids):
@@ -202,7 +203,7 @@ def _load_all(contact_ids, user):
 
 def _require(user, permission):
     if not permissions.can(user, permission):
-        raise ServiceError("you may not do this")
+        raise ServiceError(_l("you may not do this"))
 
 
 def _triage_row(contact):
@@ -221,7 +222,7 @@ def assign(contact_ids, assignee_id, user):
     except (TypeError, ValueError, AttributeError):
         assignee = None
     if assignee is None or not assignee.active:
-        raise ValidationError({"assignee": "choose an active staff member"})
+        raise ValidationError({"assignee": _l("choose an active staff member")})
     contacts = _load_all(contact_ids, user)
     for contact in contacts:
         previous = contact.assignee_id
@@ -272,7 +273,7 @@ def snooze(contact_ids, until, user, today=None):
     _require(user, "triage.work")
     today = today or utcnow().date()
     if not isinstance(until, date) or not today < until <= today + timedelta(days=MAX_SNOOZE_DAYS):
-        raise ValidationError({"until": f"choose a day after today, at most {MAX_SNOOZE_DAYS} days ahead"})
+        raise ValidationError({"until": _l("choose a day after today, at most %(num)d days ahead", num=MAX_SNOOZE_DAYS)})
     contacts = _load_all(contact_ids, user)
     for contact in contacts:
         row = _triage_row(contact)

@@ -1,4 +1,5 @@
 """Creating and managing staff accounts."""
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..errors import NotFound, ServiceError
@@ -15,9 +16,9 @@ LOGIN_MAX = 64
 def validate_login(login):
     login = (login or "").strip()
     if not login:
-        raise ValidationError({"login": "is required"})
+        raise ValidationError({"login": _l("is required")})
     if len(login) > LOGIN_MAX or not all(ch.isalnum() or ch in "._-" for ch in login):
-        raise ValidationError({"login": f"use up to {LOGIN_MAX} letters, digits, dots, dashes or underscores"})
+        raise ValidationError({"login": _l("use up to %(num)d letters, digits, dots, dashes or underscores", num=LOGIN_MAX)})
     return login
 
 
@@ -27,7 +28,7 @@ def create_user(login, role, clearance=False, actor_id=None):
     if role not in ROLES:
         raise ValidationError({"role": f"must be one of {', '.join(ROLES)}"})
     if db.session.scalar(select(User.id).where(User.login == login)):
-        raise ServiceError(f"the login {login!r} is taken")
+        raise ServiceError(_l("the login %(login)s is taken", login=repr(login)))
     password = one_time_password()
     user = User(login=login, role=role, restricted_clearance=clearance,
                 password_hash=hash_password(password), must_change_password=True)
@@ -68,7 +69,7 @@ def change_access(user_id, role, clearance):
     changed = []
     if role != user.role:
         if user.role == "admin" and user.active and not _other_active_admins(user):
-            raise ServiceError("this is the last active admin: make another admin first")
+            raise ServiceError(_l("this is the last active admin: make another admin first"))
         audit.record("user.role", "user", user.id, from_role=user.role, to_role=role)
         user.role = role
         changed.append("role")

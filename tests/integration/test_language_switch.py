@@ -43,3 +43,20 @@ def test_a_foreign_next_goes_home_and_bad_input_is_refused(app, client):
 def test_error_pages_show_no_switch_to_anonymous_visitors(client):
     body = client.get("/nowhere").get_data(as_text=True)
     assert not SWITCH.search(body) and 'name="csrf_token"' not in body
+
+
+def test_service_errors_next_to_fields_speak_the_page_language(app, signed_in):
+    from tests.auth_helpers import post_form
+
+    client = signed_in("staff")
+    client.set_cookie(COOKIE_NAME, "ru", domain=cookie_domain(app))
+    response = post_form(client, "/account/password", {
+        "current_password": "not-the-password", "new_password": "Another-long-phrase-of-words-93",
+        "confirm": "Another-long-phrase-of-words-93"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400 and '<html lang="ru"' in body
+    assert "Текущий пароль неверен." in body and "The current password is not right." not in body
+    client.set_cookie(COOKIE_NAME, "en", domain=cookie_domain(app))
+    response = post_form(client, "/account/password", {
+        "current_password": client.password, "new_password": "short", "confirm": "short"})
+    assert "Use at least" in response.get_data(as_text=True)
