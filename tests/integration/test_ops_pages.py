@@ -183,3 +183,25 @@ def test_every_mail_template_opens_in_the_editor_and_its_default_previews(app, s
         response = post_form(admin, path, {**parts, "preview": "1"})
         assert response.status_code == 200, (name, response.get_data(as_text=True)[-2000:])
         assert "Preview with sample data" in response.get_data(as_text=True)
+
+
+def test_the_jobs_page_lists_the_running_cron_schedule(app, signed_in, subprocess_env):
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT, kill_tree
+
+    admin = signed_in("admin")
+    cron = subprocess.Popen([sys.executable, "-m", "workers.cron"], cwd=ROOT, env=subprocess_env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        page = ""
+        while time.monotonic() < deadline and "workers.periodic.reconcile" not in page:
+            time.sleep(0.5)
+            page = admin.get("/admin/jobs").get_data(as_text=True)
+    finally:
+        kill_tree(cron.pid)
+        cron.wait(timeout=30)
+    assert "workers.periodic.reconcile" in page and "60 s" in page
