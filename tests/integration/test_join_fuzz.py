@@ -133,3 +133,33 @@ def test_other_body_types_are_refused_without_storing(app, client, kind):
         response = client.post("/en/join?" + urlencode(answers, doseq=True))
     assert 400 <= response.status_code < 500, response.status_code
     assert stored_counts() == (0, 0)
+
+
+def public_post_urls(app):
+    """A URL for every public endpoint that takes a POST (language and token parts filled in)."""
+    from crm.security.route_matrix import PUBLIC, requirement
+
+    urls = []
+    with app.test_request_context():
+        from flask import url_for
+
+        for rule in app.url_map.iter_rules():
+            if requirement(rule.endpoint) != PUBLIC or "POST" not in rule.methods or "lang" not in rule.arguments:
+                continue
+            args = {name: "en" if name == "lang" else "t" * 40 for name in rule.arguments}
+            urls.append(url_for(rule.endpoint, **args).replace("http://muster.test", ""))
+    return sorted(set(urls))
+
+
+def test_no_public_post_accepts_a_file_or_json(app, client):
+    urls = public_post_urls(app)
+    assert "/en/join" in urls
+    csrf, _ = form_tokens(client)
+    import io
+
+    for url in urls:
+        upload = client.post(url, data={"csrf_token": csrf, "email": (io.BytesIO(b"x"), "a.txt")},
+                             content_type="multipart/form-data")
+        as_json = client.post(url, json={"csrf_token": csrf, "email": {"a": 1}}, headers={"X-CSRFToken": csrf})
+        assert upload.status_code == as_json.status_code == 415, url
+    assert stored_counts() == (0, 0)
