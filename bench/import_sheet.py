@@ -13,6 +13,7 @@ import (slower); run once per size to compare.
 """
 import random
 import resource
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -82,8 +83,10 @@ def main():
             uploaded = time.perf_counter()
             if args.tracemalloc:
                 tracemalloc.start()
+            blocks = []
             for _ in imports.process(run_id, operator=True):
                 db.session.commit()
+                blocks.append(sys.getallocatedblocks())
             end = time.perf_counter()
             cpu = time.process_time() - cpu_start + server_cpu()[1] - server_before
             heap_peak = tracemalloc.get_traced_memory()[1] / 2 ** 20 if args.tracemalloc else None
@@ -101,6 +104,8 @@ def main():
                 ("rows/s end to end", f"{args.contacts / (end - start):,.0f}"),
                 ("rows per CPU-second (this process + its PostgreSQL backend)", f"{args.contacts / cpu:,.0f}"),
                 ("peak RSS (MB)", f"{peak_mb:,.0f}"),
+                ("Python objects alive after each batch: first / largest / last (thousands)",
+                 f"{blocks[0] / 1000:,.0f} / {max(blocks) / 1000:,.0f} / {blocks[-1] / 1000:,.0f}"),
             ] + ([("Python heap peak during the import (MB, tracemalloc)", f"{heap_peak:,.1f}")]
                  if heap_peak is not None else []))
 
