@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select, update
 
 from ..extensions import db
@@ -246,7 +247,7 @@ def set_mail_address(user, address):
 
     address = (address or "").strip()
     if address and (len(address) > 254 or normalize.normalize_email(address) is None):
-        raise ValidationError({"email": "is not a valid email address"})
+        raise ValidationError({"email": _l("is not a valid email address")})
     user.email = address or None
     db.session.flush()
     audit.record("user.mail_address", "user", user.id, set=bool(address))

@@ -10,6 +10,7 @@ assignee of such a rule must hold the clearance. Every save keeps a snapshot
 import uuid
 from dataclasses import asdict, dataclass
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..errors import NotFound, ServiceError
@@ -48,38 +49,38 @@ class RuleData:
 
 def _require(user):
     if not permissions.can(user, PERMISSION):
-        raise ServiceError("you may not manage follow-up rules")
+        raise ServiceError(_l("you may not manage follow-up rules"))
 
 
 def validate(data, user):
     """Field errors of ``data`` (empty when it can be saved by ``user``)."""
     errors = {}
     if data.path not in PATHS or (data.path in RESTRICTED_PATHS and not permissions.has_clearance(user)):
-        errors["path"] = "unknown path"
+        errors["path"] = _l("unknown path")
     if data.stage not in STAGES:
-        errors["stage"] = "unknown stage"
+        errors["stage"] = _l("unknown stage")
     if data.kind not in FOLLOWUP_KINDS:
-        errors["kind"] = f"unknown kind (choose one of {', '.join(FOLLOWUP_KINDS)})"
+        errors["kind"] = _l("unknown kind (choose one of %(kinds)s)", kinds=", ".join(FOLLOWUP_KINDS))
     delay = data.delay_days
     if isinstance(delay, bool) or not isinstance(delay, int):
-        errors["delay_days"] = "must be a whole number of days"
+        errors["delay_days"] = _l("must be a whole number of days")
     elif delay < 0:
-        errors["delay_days"] = "cannot be negative"
+        errors["delay_days"] = _l("cannot be negative")
     elif delay > MAX_DELAY_DAYS:
-        errors["delay_days"] = f"is too long (at most {MAX_DELAY_DAYS} days)"
+        errors["delay_days"] = _l("is too long (at most %(num)d days)", num=MAX_DELAY_DAYS)
     if data.assign_to not in RULE_ASSIGN_TO:
-        errors["assign_to"] = "unknown choice"
+        errors["assign_to"] = _l("unknown choice")
     if data.strategy not in RULE_STRATEGIES:
-        errors["strategy"] = "unknown strategy"
+        errors["strategy"] = _l("unknown strategy")
     if data.assign_to == "user":
         assignee = _user(data.assignee_id)
         if assignee is None or not permissions.is_actor(assignee):
-            errors["assignee_id"] = "choose an active staff member"
+            errors["assignee_id"] = _l("choose an active staff member")
         elif data.path in RESTRICTED_PATHS and not assignee.restricted_clearance:
-            errors["assignee_id"] = "this person has no clearance for the path"
+            errors["assignee_id"] = _l("this person has no clearance for the path")
         elif not permissions.can(assignee, "contacts.view_all"):
-            errors["assignee_id"] = ("a staff member only sees their own contacts: "
-                                     "choose a coordinator, or the contact's assignee")
+            errors["assignee_id"] = _l("a staff member only sees their own contacts: "
+                                       "choose a coordinator, or the contact's assignee")
     return errors
 
 

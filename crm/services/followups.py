@@ -11,6 +11,7 @@ import unicodedata
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from ..errors import NotFound, ServiceError
@@ -52,21 +53,21 @@ def _clean_text(value, field, required):
     value = (value or "").strip()
     if not value:
         if required:
-            raise ValidationError({field: "is required"})
+            raise ValidationError({field: _l("is required")})
         return None
     if len(value) > TEXT_MAX:
-        raise ValidationError({field: f"is too long (at most {TEXT_MAX} characters)"})
+        raise ValidationError({field: _l("is too long (at most %(num)d characters)", num=TEXT_MAX)})
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch not in "\n\r\t" for ch in value):
-        raise ValidationError({field: "contains control or invisible formatting characters"})
+        raise ValidationError({field: _l("contains control or invisible formatting characters")})
     return value
 
 
 def _check_day(day, field="due", today=None):
     today = today or utcnow().date()
     if not isinstance(day, date):
-        raise ValidationError({field: "choose a day"})
+        raise ValidationError({field: _l("choose a day")})
     if not today - timedelta(days=MAX_DAYS_AHEAD) <= day <= today + timedelta(days=MAX_DAYS_AHEAD):
-        raise ValidationError({field: f"choose a day within {MAX_DAYS_AHEAD} days of today"})
+        raise ValidationError({field: _l("choose a day within %(num)d days of today", num=MAX_DAYS_AHEAD)})
     return day
 
 
@@ -80,35 +81,35 @@ def _user(user_id):
 def assignable(assignee, contact, path):
     """Why ``assignee`` cannot take a follow-up on ``contact``/``path`` (None when they can)."""
     if assignee is None or not permissions.is_actor(assignee) or not permissions.can(assignee, "followups.work"):
-        return "choose an active staff member"
+        return _l("choose an active staff member")
     if path in RESTRICTED_PATHS and not assignee.restricted_clearance:
-        return "this person has no clearance for the path"
+        return _l("this person has no clearance for the path")
     if not permissions.visible(assignee, contact):
-        return "this person may not see the contact (assign the contact to them first)"
+        return _l("this person may not see the contact (assign the contact to them first)")
     return None
 
 
 def _require_open(followup):
     if followup.status != "open":
-        raise ServiceError("this follow-up is already closed")
+        raise ServiceError(_l("this follow-up is already closed"))
 
 
 def create(contact_id, kind, due_day, user, assignee_id=None, path=None):
     """A follow-up created by hand on a contact ``user`` may work on."""
     if not permissions.can(user, "followups.work"):
-        raise ServiceError("you may not create follow-ups")
+        raise ServiceError(_l("you may not create follow-ups"))
     contact = permissions.load_visible(db.session, Contact, contact_id, user)
     errors = {}
     if kind not in FOLLOWUP_KINDS:
-        errors["kind"] = "unknown kind"
+        errors["kind"] = _l("unknown kind")
     visible_paths = {choice.path for choice in permissions.visible_paths(user, contact)}
     path = path or None
     if path is not None and path not in visible_paths:
-        errors["path"] = "choose one of the contact's paths"
+        errors["path"] = _l("choose one of the contact's paths")
     if assignee_id in (None, ""):
         assignee = user
     elif not permissions.can(user, "followups.manage") and str(assignee_id) != str(user.id):
-        assignee, errors["assignee"] = None, "you can only assign follow-ups to yourself"
+        assignee, errors["assignee"] = None, _l("you can only assign follow-ups to yourself")
     else:
         assignee = _user(assignee_id)
     if "assignee" not in errors and (problem := assignable(assignee, contact, path)):
@@ -162,7 +163,7 @@ def reassign(followup_id, assignee_id, user):
     """Give an open follow-up to someone else (coordinators)."""
     if not permissions.can(user, "followups.manage"):
         load_task(followup_id, user)  # 404 for what they may not see, 403-like message otherwise
-        raise ServiceError("only coordinators reassign follow-ups")
+        raise ServiceError(_l("only coordinators reassign follow-ups"))
     followup = load_task(followup_id, user)
     _require_open(followup)
     assignee = _user(assignee_id)
