@@ -106,11 +106,11 @@ def load(ids, user):
     return contacts
 
 
-def _plain(value):
+def plain(value):
     return None if value is None or value is UNREADABLE else value
 
 
-def _conflict(row, email, phone, region):
+def conflicts(row, email, phone, region):
     """Both sides have an email (or a phone) and they differ: a namesake, not the same person."""
     if row.email and email and normalize.normalize_email(email) != row.email:
         return True
@@ -124,15 +124,15 @@ def best_match(row, candidate_ids, contacts, region):
         contact = contacts.get(contact_id)
         if contact is None:
             continue
-        email = _plain(contact.email)
-        phone = _plain(contact.phone)
+        email = plain(contact.email)
+        phone = plain(contact.phone)
         if row.email and email and normalize.normalize_email(email) == row.email:
             scored.append((0, contact))
         elif row.phones and phone and normalize.normalize_phone(phone, region) in row.phones:
             scored.append((1, contact))
-        elif (not row.email and not row.phones and row.data.city and _plain(contact.city)
-              and same_words(row.data.city, _plain(contact.city))
-              and same_words(row.data.full_name, _plain(contact.full_name))):
+        elif (not row.email and not row.phones and row.data.city and plain(contact.city)
+              and same_words(row.data.city, plain(contact.city))
+              and same_words(row.data.full_name, plain(contact.full_name))):
             scored.append((2, contact))
     if not scored:
         return None

@@ -1,0 +1,148 @@
+"""One batch of an import: match, create, merge, attend, fire follow-up rules.
+
+``classify(run, rows, user)`` takes the batch's parsed rows (``import_rows.ParsedRow``)
+and returns the ``import_row`` dicts in record order; it only flushes, the caller
+commits the batch with its cursor. Matching is in ``import_match``.
+"""
+import uuid
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Attendance, PathChoice, StageChange
+from ..models.base import utcnow
+from ..models.bulk import insert_rows
+from ..security import audit
+from . import import_match as match
+from .contacts import create_contacts_bulk, move_stage
+from .followup_firing import apply_rules_batch
+from .import_rows import merge_into, same_words
+
+FILL_FIELDS = ("email", "phone", "messenger", "city", "country", "skills", "languages")
+
+
+def classify(run, rows, user):
+    """Create, merge or reject each row; return the ImportRow dicts in record order."""
+    valid = [i for i, row in enumerate(rows) if row.data is not None]
+    parsed = [rows[i] for i in valid]
+    known = match.fingerprint_matches(run.id, {r.fingerprint for r in parsed})
+    reach = match.reach_candidates(parsed)
+    # Name + city only decides for rows with neither email nor phone: a row that has
+    # one and matches nobody by it is a namesake more often than the same person.
+    need_name = [i for i, row in enumerate(parsed) if row.data.city and not row.email and not row.phones]
+    names = match.name_candidates(parsed, need_name) if need_name else {}
+    ids = set(known.values()) | {c for s in reach.values() for c in s} | {c for s in names.values() for c in s}
+    contacts = match.load(ids, user)
+    ours = match.created_by(run.id, contacts)
+    pending, pending_keys, outcome_of = [], {}, {}
+    merges = {}
+    for j, (i, row) in enumerate(zip(valid, parsed)):
+        target = contacts.get(known.get(row.fingerprint)) or match.best_match(
+            row, reach.get(j, set()) | names.get(j, set()), contacts, run.region)
+        ref = target.id if target is not None else _pending_match(row, pending_keys)
+        if isinstance(ref, uuid.UUID):  # a contact in the database (maybe met again in this batch)
+            target = target or contacts[ref]
+            outcome_of[i] = ("duplicate" if ref in ours else "merged", ref)
+            merges.setdefault(ref, (target, []))[1].append(row.data)
+            _remember(row, ref, pending_keys)  # a later row may match what this one brought
+            continue
+        if ref is not None:  # a row created earlier in this batch
+            pending[ref] = merge_into(pending[ref], row.data)
+            outcome_of[i] = ("duplicate", ref)
+            _remember(row, ref, pending_keys)
+            continue
+        outcome_of[i] = ("created", len(pending))
+        _remember(row, len(pending), pending_keys)
+        pending.append(row.data)
+    created_ids = create_contacts_bulk(pending, actor_id=user.id if user else None) if pending else []
+    stage_changes = _merge(run, merges, user)
+    _attend(run, list(created_ids) + list(merges), user)
+    _apply_followups(created_ids, stage_changes)
+    result = []
+    for i, row in enumerate(rows):
+        if row.data is None:
+            result.append(_outcome(run, row, "rejected", None, row.reason))
+            continue
+        outcome, ref = outcome_of[i]
+        contact_id = created_ids[ref] if isinstance(ref, int) else ref
+        result.append(_outcome(run, row, outcome, contact_id, None))
+    return result
+
+
+def _outcome(run, row, outcome, contact_id, reason):
+    return {"import_id": run.id, "record": row.record, "outcome": outcome, "contact_id": contact_id,
+            "reason": reason, "fingerprint": row.fingerprint}
+
+
+def _keys(row):
+    keys = [("email", row.email)] if row.email else []
+    keys += [("phone", p) for p in row.phones]
+    return keys
+
+
+def _remember(row, index, pending_keys):
+    for key in _keys(row):
+        pending_keys.setdefault(key, index)
+    if row.data.city:
+        pending_keys.setdefault(("names", None), []).append((index, row))
+
+
+def _pending_match(row, pending_keys):
+    for key in _keys(row):
+        if key in pending_keys:
+            return pending_keys[key]
+    if row.data.city and not row.email and not row.phones:
+        for index, other in pending_keys.get(("names", None), ()):
+            if (not match.conflicts(row, other.email, other.phones[0] if other.phones else None, None)
+                    and same_words(row.data.full_name, other.data.full_name)
+                    and same_words(row.data.city, other.data.city)):
+                return index
+    return None
+
+
+def _merge(run, merges, user):
+    """Fill blank fields and add new paths of matched contacts; return new stage change ids."""
+    changes = []
+    actor_id = user.id if user else None
+    for contact, datas in merges.values():
+        filled, added = [], []
+        for data in datas:
+            for name in FILL_FIELDS:
+                value = getattr(data, name)
+                if value and not match.plain(getattr(contact, name)):
+                    setattr(contact, name, value)
+                    filled.append(name)
+            for path in data.paths:
+                if contact.path(path) is None:
+                    change = move_stage(contact.id, path, "interested", actor_id=actor_id)
+                    if change is not None:
+                        added.append(path)
+                        changes.append(change)
+        if filled or added:
+            contact.updated_at = utcnow()
+            audit.record("contact.import_merge", "contact", contact.id, import_id=str(run.id),
+                         fields=sorted(set(filled)), paths=added)
+    db.session.flush()
+    return [c.id for c in changes]
+
+
+def _attend(run, contact_ids, user):
+    """Record attendance at the run's meeting for the batch's created and matched contacts."""
+    if run.meeting_id is None or not contact_ids:
+        return
+    recorded_by = user.id if user else None
+    wanted = set(contact_ids)
+    have = set(db.session.scalars(select(Attendance.contact_id).where(
+        Attendance.meeting_id == run.meeting_id, Attendance.contact_id.in_(list(wanted)))))
+    rows = [{"meeting_id": run.meeting_id, "contact_id": c, "recorded_by_id": recorded_by}
+            for c in wanted - have]
+    insert_rows(db.session, Attendance.__table__, rows)
+
+
+def _apply_followups(created_ids, merge_changes):
+    """Run the follow-up rules over the stage changes this batch made (idempotent per change)."""
+    ids = list(merge_changes)
+    if created_ids:
+        ids += db.session.scalars(select(StageChange.id).join(PathChoice).where(
+            PathChoice.contact_id.in_(created_ids))).all()
+    return apply_rules_batch(ids) if ids else None
