@@ -77,6 +77,9 @@ def ask(lang=None):
 def link(token, lang=None):
     """Show the link's page (GET spends nothing); the button opens the session."""
     state = rights.check_token(token)
+    if (state.reason == "used" and session.get(SESSION_KEY) == str(state.link.id)
+            and _subject() is not None):
+        return redirect(here("rights.manage"))  # the same browser, its session still open
     if not state.usable:
         return render_template("rights/link_invalid.html", reason=state.reason), 410
     form = OpenLinkForm()

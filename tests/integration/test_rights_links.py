@@ -45,6 +45,9 @@ def test_a_known_address_gets_a_link_in_its_language_that_opens_once(
     assert press(client, path).status_code == 302
     me = client.get("/uk/my-data/me")
     assert me.status_code == 200 and "Olena Rightsova" in me.get_data(as_text=True)
+    back = client.get(path)
+    assert back.status_code == 302 and back.headers["Location"].endswith("/my-data/me"), \
+        "the same browser, its page still open, goes back to it"
 
     other = app.test_client()
     again = other.get(path)
