@@ -156,3 +156,11 @@ def complete_registration(pending_id):
     with job_context():
         result = registration.complete(uuid.UUID(str(pending_id)))
         return {"completed": result is not None}
+
+
+def refresh_duplicates():
+    """Recompute the candidate duplicate pairs in SQL (ids only; cron and the duplicates page)."""
+    from crm.services import duplicates
+
+    with job_context():
+        return {"pairs": duplicates.refresh_candidates()}

@@ -122,3 +122,11 @@ def resume_imports():
     with job_context():
         queued = [job_id for job_id in map(imports.start, imports.resumable()) if job_id]
         return {"queued": len(queued)}
+
+
+def refresh_duplicate_candidates():
+    """Recompute the candidate duplicate pairs (the duplicates page reads them)."""
+    from crm.services import duplicates
+
+    with job_context():
+        return {"pairs": duplicates.refresh_candidates()}

@@ -11,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..errors import ServiceError
 from ..extensions import db
+from ..jobs import enqueue
 from ..security import audit, permissions
 from ..security.permissions import current_actor, require
 from ..services import duplicates as duplicate_service
@@ -27,7 +28,21 @@ def index():
     cursor = request.args.get("after") or None
     page = duplicate_service.pair_page(current_actor(), cursor=cursor)
     return render_template("duplicates/index.html", page=page, cursor=cursor or "",
-                           dismiss_form=DismissForm(formdata=None))
+                           dismiss_form=DismissForm(formdata=None), refreshed=duplicate_service.last_refresh())
+
+
+@bp.post("/refresh")
+@require("triage.work")
+def refresh():
+    """Queue a new search for candidate pairs (a job: it takes seconds on a large database)."""
+    form = UndoForm()
+    if form.validate_on_submit():
+        enqueue("workers.jobs.refresh_duplicates", job_id="refresh-duplicates", retries=0)
+        db.session.commit()
+        flash(_("Looking for duplicates again; reload this page in a minute."))
+    else:
+        flash(_("The form expired; try again."), "error")
+    return redirect(url_for("duplicates.index"))
 
 
 @bp.post("/dismiss")

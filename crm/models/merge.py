@@ -1,7 +1,7 @@
 """Duplicate merges (undoable for a while) and pairs dismissed as "not the same person"."""
 import uuid
 
-from sqlalchemy import DateTime, ForeignKey, Index, UniqueConstraint, Uuid
+from sqlalchemy import DateTime, ForeignKey, Index, SmallInteger, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -52,3 +52,24 @@ class DuplicateDismissal(db.Model):
     high_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
     dismissed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DuplicateCandidate(db.Model):
+    """A pair of contacts that share a blind-index token (ids and kinds only, nothing personal).
+
+    Refreshed as a whole by ``duplicates.refresh_candidates`` (a job, by cron and on
+    demand): the self-join costs seconds at 100k contacts, too much for every page
+    view. Shared tokens may be collisions; the page confirms the pairs it shows.
+    """
+
+    __tablename__ = "duplicate_candidate"
+    __table_args__ = (Index("ix_duplicate_candidate_order", "strength", "low_id", "high_id"),)
+
+    low_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True)
+    high_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True,
+                                               index=True)
+    by_email: Mapped[bool] = mapped_column(default=False)
+    by_phone: Mapped[bool] = mapped_column(default=False)
+    by_name: Mapped[bool] = mapped_column(default=False)
+    strength: Mapped[int] = mapped_column(SmallInteger, default=1)
+    found_at = mapped_column(DateTime(timezone=True), default=utcnow)

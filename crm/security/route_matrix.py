@@ -71,6 +71,7 @@ ROUTE_PERMISSIONS = {
     "duplicates.merge": "triage.work",
     "duplicates.merges": "triage.work",
     "duplicates.undo": "triage.work",
+    "duplicates.refresh": "triage.work",
     # exports (crm/exports/): a second admin approves large ones; tracing a leak is an audit task
     "exports.index": "contacts.export",
     "exports.new": "contacts.export",

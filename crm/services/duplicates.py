@@ -1,10 +1,12 @@
 """Candidate duplicate pairs, found in SQL through the blind indexes, confirmed by decryption.
 
 Two contacts are a candidate pair when their index rows share a token of the
-same kind under the same key: an email token, a phone token, or at least two
-name-word tokens (one of them not a very common word). That self-join runs in
-the database over ``contact_index`` only and yields pair ids in a stable order
-(keyset pagination over ``(low_id, high_id)``). Tokens are truncated, so a
+same kind under the same key: an email token, a phone token, or every name
+token of one of them. That self-join runs in the database over
+``contact_index`` only (``refresh_candidates``, a job: seconds at 100k
+contacts) into ``duplicate_candidate`` (ids and kinds); the page reads that
+table strongest pairs first, in a stable order (keyset pagination over
+``(strength, low_id, high_id)``). Tokens are truncated, so a
 share may be a collision: each pair examined is decrypted and compared
 (email and phone normalised; the name word by word in any transliteration, plus
 the same city of residence), and unconfirmed pairs are dropped. Only the pairs
@@ -13,23 +15,24 @@ examined for the page shown are decrypted, and the ids shown are audited.
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, exists, func, literal, select, tuple_, union_all
+from sqlalchemy import and_, case, delete, exists, func, insert, literal, or_, select, tuple_, union_all, update
 from sqlalchemy.orm import aliased
 
 from ..errors import NotFound, ServiceError
 from ..extensions import db
 from ..models import Contact, ContactIndex
-from ..models.merge import DuplicateDismissal
+from ..models.base import utcnow
+from ..models.merge import DuplicateCandidate, DuplicateDismissal
 from ..security import audit, blind_index, normalize, permissions
 from ..security.crypto import crypto
 from ..security.fields import UNREADABLE
 
 PAGE_SIZE = 20
-SCAN_BATCH = 200
-SCAN_CAP = 2000  # candidate pairs examined per page at most (collisions included)
-# A name-word token shared by more contacts than this is a common word ("Anna"): it
-# still counts towards the two shared words, but cannot on its own start a pair.
+# A name whose rarest word (token) more than this many contacts share is "common":
+# pairing on it would compare it with all of them (email and phone still pair such people).
 NAME_BUCKET_CAP = 50
+SCAN_BATCH = 100  # contacts decrypted a batch of pairs at a time
+SCAN_CAP = 1000  # candidate pairs fetched (one query) and examined per page at most
 REASONS = ("email", "phone", "name_city")
 
 
@@ -59,10 +62,10 @@ def _ordered(a, b):
 
 
 def parse_cursor(value):
-    """``"<low>.<high>"`` -> (low, high); None for an empty or malformed cursor."""
+    """``"<strength>.<low>.<high>"`` -> (strength, low, high); None for an empty or malformed cursor."""
     try:
-        low, high = (value or "").split(".")
-        return uuid.UUID(low), uuid.UUID(high)
+        strength, low, high = (value or "").split(".")
+        return int(strength), uuid.UUID(low), uuid.UUID(high)
     except ValueError:
         return None
 
@@ -77,39 +80,85 @@ def _shared_token_pairs(field, kind):
 
 
 def _name_pairs():
-    """(low, high, 'name') for contacts sharing two name tokens, one of them not common."""
+    """(low, high, 'name') for contacts where one name's tokens are all among the other's.
+
+    Each contact is paired only with the holders of its *rarest* name token (a
+    window over the token bucket sizes), and the pair is kept when every token
+    of that contact is also the other's. A name's tokens include its Cyrillic
+    and Latin spellings (0004), so ``Aliaksandr Testavy`` is inside
+    ``Аляксандр Тэставы``; one shared word is not enough for a two-word name.
+    The work grows with the size of the rarest buckets, not with the square of
+    a common name's bucket; a name whose every word is held by more than
+    NAME_BUCKET_CAP contacts is too common to pair on (email and phone still do).
+    """
     name = blind_index.NAME_WORD.name
-    rare = (select(ContactIndex.key_id, ContactIndex.token).where(ContactIndex.field == name)
-            .group_by(ContactIndex.key_id, ContactIndex.token)
-            .having(func.count() <= NAME_BUCKET_CAP))
-    a, b = aliased(ContactIndex), aliased(ContactIndex)
-    started = (select(a.contact_id.label("low"), b.contact_id.label("high"))
-               .join(b, and_(b.field == a.field, b.token == a.token, b.key_id == a.key_id,
-                             b.contact_id > a.contact_id))
-               .where(a.field == name, tuple_(a.key_id, a.token).in_(rare))
-               .distinct().subquery())
-    x, y = aliased(ContactIndex), aliased(ContactIndex)
-    return (select(started.c.low, started.c.high, literal("name").label("kind"))
-            .join(x, and_(x.contact_id == started.c.low, x.field == name))
-            .join(y, and_(y.contact_id == started.c.high, y.field == name,
-                          y.token == x.token, y.key_id == x.key_id))
-            .group_by(started.c.low, started.c.high)
-            .having(func.count(func.distinct(x.token)) >= 2))
+    ci = ContactIndex
+    buckets = (select(ci.key_id, ci.token, func.count().label("size")).where(ci.field == name)
+               .group_by(ci.key_id, ci.token).subquery())
+    ranked = (select(ci.contact_id, ci.key_id, ci.token, buckets.c.size,
+                     func.row_number().over(partition_by=ci.contact_id,
+                                            order_by=(buckets.c.size, ci.key_id, ci.token)).label("rank"),
+                     func.count().over(partition_by=ci.contact_id).label("n"))
+              .join(buckets, and_(buckets.c.key_id == ci.key_id, buckets.c.token == ci.token))
+              .where(ci.field == name).subquery())
+    other = aliased(ci)
+    candidates = (select(ranked.c.contact_id.label("small"), other.contact_id.label("big"), ranked.c.n)
+                  .join(other, and_(other.field == name, other.key_id == ranked.c.key_id,
+                                    other.token == ranked.c.token, other.contact_id != ranked.c.contact_id))
+                  .where(ranked.c.rank == 1, ranked.c.n >= 2, ranked.c.size <= NAME_BUCKET_CAP).subquery())
+    x, y = aliased(ci), aliased(ci)
+    inside = (select(candidates.c.small, candidates.c.big)
+              .join(x, and_(x.contact_id == candidates.c.small, x.field == name))
+              .join(y, and_(y.contact_id == candidates.c.big, y.field == name,
+                            y.key_id == x.key_id, y.token == x.token))
+              .group_by(candidates.c.small, candidates.c.big, candidates.c.n)
+              .having(func.count() == candidates.c.n).subquery())
+    low = case((inside.c.small < inside.c.big, inside.c.small), else_=inside.c.big)
+    high = case((inside.c.small < inside.c.big, inside.c.big), else_=inside.c.small)
+    return select(low.label("low"), high.label("high"), literal("name").label("kind")).distinct()
 
 
-def pairs_statement(user):
-    """SELECT low, high, by_email, by_phone, by_name over visible, undismissed pairs."""
+def candidates_statement():
+    """SELECT low, high, by_email, by_phone, by_name, strength over every pair sharing a token."""
     found = union_all(_shared_token_pairs(blind_index.EMAIL.name, "email"),
                       _shared_token_pairs(blind_index.PHONE.name, "phone"),
                       _name_pairs()).subquery()
+    flag = lambda kind: func.max(case((found.c.kind == kind, 1), else_=0)) == 1  # noqa: E731
+    return (select(found.c.low, found.c.high, flag("email"), flag("phone"), flag("name"),
+                   func.count(func.distinct(found.c.kind)))
+            .group_by(found.c.low, found.c.high))
+
+
+def refresh_candidates():
+    """Recompute ``duplicate_candidate`` in SQL (ids and kinds only); returns the number of pairs.
+
+    A job (cron, or the page's refresh button) runs it: at 100k contacts the
+    self-join takes seconds, and most single-token pairs are collisions.
+    """
+    db.session.execute(delete(DuplicateCandidate))
+    columns = ["low_id", "high_id", "by_email", "by_phone", "by_name", "strength"]
+    db.session.execute(insert(DuplicateCandidate).from_select(columns, candidates_statement()))
+    db.session.execute(update(DuplicateCandidate).values(found_at=utcnow()))
+    count = db.session.scalar(select(func.count()).select_from(DuplicateCandidate))
+    audit.record("duplicates.refresh", None, None, pairs=count)
+    db.session.flush()
+    return count
+
+
+def last_refresh():
+    """When the candidate pairs were last computed (None: never, or none found)."""
+    return db.session.scalar(select(func.max(DuplicateCandidate.found_at)))
+
+
+def pairs_statement(user):
+    """Candidate pairs ``user`` may see and nobody dismissed, strongest first, then by ids."""
+    c = DuplicateCandidate
     visible = select(Contact.id).where(permissions.contact_clause(user))
-    flag = lambda kind: func.max(case((found.c.kind == kind, 1), else_=0))  # noqa: E731
-    return (select(found.c.low, found.c.high, flag("email"), flag("phone"), flag("name"))
-            .where(found.c.low.in_(visible), found.c.high.in_(visible),
-                   ~exists().where(DuplicateDismissal.low_id == found.c.low,
-                                   DuplicateDismissal.high_id == found.c.high))
-            .group_by(found.c.low, found.c.high)
-            .order_by(found.c.low, found.c.high))
+    return (select(c.low_id, c.high_id, c.by_email, c.by_phone, c.by_name, c.strength)
+            .where(c.low_id.in_(visible), c.high_id.in_(visible),
+                   ~exists().where(DuplicateDismissal.low_id == c.low_id,
+                                   DuplicateDismissal.high_id == c.high_id))
+            .order_by(c.strength.desc(), c.low_id, c.high_id))
 
 
 def _words_match(one, other):
@@ -150,29 +199,29 @@ def confirm(one, other, by_email=True, by_phone=True, by_name=True):
 def pair_page(user, cursor=None, per_page=PAGE_SIZE, scan_cap=SCAN_CAP):
     """Up to ``per_page`` confirmed pairs after ``cursor`` that ``user`` may see.
 
-    Candidates are examined in batches until the page is full or ``scan_cap``
-    were looked at; ``next_cursor`` continues after the last one examined.
+    One query fetches at most ``scan_cap`` candidate pairs after the cursor;
+    they are decrypted and checked in order, a batch of contacts at a time,
+    until the page is full. ``next_cursor`` continues after the last one examined.
     """
     if not permissions.can(user, "triage.work"):
         raise ServiceError("you may not review duplicates")
     statement = pairs_statement(user)
     after = parse_cursor(cursor) if isinstance(cursor, str) else cursor
-    pairs, examined, last, exhausted = [], 0, after, False
-    while len(pairs) < per_page and examined < scan_cap:
-        stmt = statement
-        if last is not None:
-            low_col, high_col = statement.selected_columns[0], statement.selected_columns[1]
-            stmt = stmt.where(tuple_(low_col, high_col) > tuple_(literal(last[0]), literal(last[1])))
-        rows = db.session.execute(stmt.limit(min(SCAN_BATCH, scan_cap - examined))).all()
-        if not rows:
-            exhausted = True
-            break
+    if after is not None:
+        c = DuplicateCandidate
+        statement = statement.where(or_(
+            c.strength < after[0],
+            and_(c.strength == after[0], tuple_(c.low_id, c.high_id) > tuple_(after[1], after[2]))))
+    rows = db.session.execute(statement.limit(scan_cap)).all()
+    pairs, examined, last = [], 0, None
+    for start in range(0, len(rows), SCAN_BATCH):
+        batch = rows[start:start + SCAN_BATCH]
         contacts = {c.id: c for c in db.session.scalars(
-            select(Contact).where(Contact.id.in_({r[0] for r in rows} | {r[1] for r in rows})))}
-        for low, high, by_email, by_phone, by_name in rows:
+            select(Contact).where(Contact.id.in_({r[0] for r in batch} | {r[1] for r in batch})))}
+        for low_id, high_id, by_email, by_phone, by_name, strength in batch:
             examined += 1
-            last = (low, high)
-            one, other = contacts.get(low), contacts.get(high)
+            last = (strength, low_id, high_id)
+            one, other = contacts.get(low_id), contacts.get(high_id)
             if one is None or other is None:
                 continue
             reasons = confirm(one, other, bool(by_email), bool(by_phone), bool(by_name))
@@ -180,13 +229,13 @@ def pair_page(user, cursor=None, per_page=PAGE_SIZE, scan_cap=SCAN_CAP):
                 pairs.append(Pair(one, other, reasons))
                 if len(pairs) >= per_page:
                     break
-        if len(rows) < SCAN_BATCH and len(pairs) < per_page and examined < scan_cap:
-            exhausted = True
+        if len(pairs) >= per_page:
             break
     if pairs:
         audit.record("duplicates.view", None, None,
                      contacts=sorted({str(c.id) for p in pairs for c in (p.low, p.high)}))
-    next_cursor = None if exhausted or last is None else f"{last[0]}.{last[1]}"
+    exhausted = len(rows) < scan_cap and examined == len(rows)
+    next_cursor = None if exhausted or last is None else f"{last[0]}.{last[1]}.{last[2]}"
     return PairPage(pairs, next_cursor, examined)
 
 

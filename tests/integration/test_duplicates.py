@@ -18,6 +18,12 @@ def coordinator(make_user):
     return make_user("coord", "coordinator", clearance=True)[0]
 
 
+def page_for(user, **kwargs):
+    """The first page after a fresh search (as the cron job or the refresh button does)."""
+    duplicates.refresh_candidates()
+    return duplicates.pair_page(user, **kwargs)
+
+
 def pair_ids(page):
     return {frozenset((p.low.id, p.high.id)): p.reasons for p in page.pairs}
 
@@ -35,7 +41,7 @@ def test_email_phone_and_name_city_pairs_are_found(make_contact, coordinator):
     f = make_contact("Aliaksandr Testavy", city="Minsk")               # Cyrillic and Latin, same city
     g = make_contact("Aliaksandr Testavy", city="Brest")               # same name, other city: not a pair
     make_contact("Someone Else", email="else@example.org", phone="+48 600 111 222")
-    found = pair_ids(duplicates.pair_page(coordinator))
+    found = pair_ids(page_for(coordinator))
     assert found == {key(a, b): ["email"], key(c, d): ["phone"], key(e, f): ["name_city"]}, found
     assert key(f, g) not in found and key(e, g) not in found
 
@@ -56,9 +62,9 @@ def test_blind_index_collisions_are_dropped(make_contact, coordinator):
     first, second = colliding_emails()
     x = make_contact("Ewa Kot", email=first)
     y = make_contact("Adam Lis", email=second)
+    page = page_for(coordinator)
     candidates = {frozenset(row[:2]) for row in db.session.execute(duplicates.pairs_statement(coordinator))}
     assert key(x, y) in candidates                         # SQL sees a shared token...
-    page = duplicates.pair_page(coordinator)
     assert key(x, y) not in pair_ids(page)                 # ...decryption drops it
     assert page.examined >= 1 and page.next_cursor is None
 
@@ -67,8 +73,8 @@ def test_restricted_people_are_left_out_without_clearance(make_contact, make_use
     plain = make_user("plain", "coordinator")[0]
     a = make_contact("Olga Sokal", email="olga@example.org", paths=("combat_service",))
     b = make_contact("Olga Sokal", email="olga@example.org", paths=("volunteering",))
-    assert key(a, b) in pair_ids(duplicates.pair_page(coordinator))
-    assert pair_ids(duplicates.pair_page(plain)) == {}
+    assert key(a, b) in pair_ids(page_for(coordinator))
+    assert pair_ids(page_for(plain)) == {}
     candidates = list(db.session.execute(duplicates.pairs_statement(plain)))
     assert candidates == []
 
@@ -76,7 +82,7 @@ def test_restricted_people_are_left_out_without_clearance(make_contact, make_use
 def test_pages_follow_a_cursor_and_audit_the_ids_shown(make_contact, coordinator):
     people = [make_contact(f"Person {n}", email=f"p{n}@example.org") for n in range(5)]
     twins = [make_contact(f"Twin {n}", email=f"p{n}@example.org") for n in range(5)]
-    first = duplicates.pair_page(coordinator, per_page=2)
+    first = page_for(coordinator, per_page=2)
     assert len(first.pairs) == 2 and first.next_cursor
     seen = set(pair_ids(first))
     cursor = first.next_cursor
@@ -98,13 +104,17 @@ def test_dismissed_pairs_stay_dismissed(make_contact, coordinator):
     duplicates.dismiss(a.id, b.id, coordinator)  # twice: still one row
     db.session.commit()
     assert db.session.query(DuplicateDismissal).count() == 1
-    assert pair_ids(duplicates.pair_page(coordinator)) == {}
+    assert pair_ids(page_for(coordinator)) == {}
 
 
-def test_duplicates_page_over_http(signed_in, make_contact):
+def test_duplicates_page_over_http(signed_in, make_contact, run_worker):
     a = make_contact("Ira Bond", email="ira@example.org")
     b = make_contact("Ira Bond", email="IRA@example.org")
     client = signed_in("coordinator")
+    assert "not been computed yet" in client.get("/duplicates/").get_data(as_text=True)
+    token = csrf_token(client, "/duplicates/")
+    assert client.post("/duplicates/refresh", data={"csrf_token": token}).status_code == 302
+    run_worker("default")  # the refresh job, in a real worker
     body = client.get("/duplicates/").get_data(as_text=True)
     assert f"/duplicates/merge/{a.id}/{b.id}" in body and "IRA@example.org" in body
     token = csrf_token(client, "/duplicates/")
