@@ -7,7 +7,7 @@ decrypts the whole table.
 """
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, intersect, or_, select
 
 from ..extensions import db
 from ..models import Contact, ContactIndex
@@ -106,13 +106,16 @@ def find_by_name(full_name, limit=500, visible_to=None):
     words = normalize.name_words(full_name)
     if not words:
         return []
-    conditions = []
+    per_word = []
     for word in words:
         clause = _token_clause(blind_index.NAME_WORD, word)
         if clause is None:
             return []
-        conditions.append(Contact.id.in_(select(ContactIndex.contact_id).where(clause)))
-    candidates = select(Contact.id).where(*conditions).order_by(Contact.created_at, Contact.id)
+        per_word.append(select(ContactIndex.contact_id).where(clause))
+    # The contacts of each word come from ix_contact_index_lookup alone and are intersected
+    # there; only the few holding every word are joined to contact for the order.
+    holders = per_word[0] if len(per_word) == 1 else intersect(*per_word)
+    candidates = select(Contact.id).where(Contact.id.in_(holders)).order_by(Contact.created_at, Contact.id)
     if visible_to is not None:
         from ..security import permissions
 
