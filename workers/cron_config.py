@@ -28,4 +28,4 @@ cron.register(periodic.purge_pending_registrations, "maintenance", interval=3600
 # An import whose worker died resumes from its committed cursor.
 cron.register(periodic.resume_imports, "maintenance", interval=300)
 # Candidate duplicate pairs (a self-join of the blind indexes) for the duplicates page.
-cron.register(periodic.refresh_duplicate_candidates, "maintenance", interval=3600)
+cron.register(periodic.refresh_duplicate_candidates, "maintenance", interval=3600, job_timeout=3600)

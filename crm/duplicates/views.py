@@ -37,7 +37,8 @@ def refresh():
     """Queue a new search for candidate pairs (a job: it takes seconds on a large database)."""
     form = UndoForm()
     if form.validate_on_submit():
-        enqueue("workers.jobs.refresh_duplicates", job_id="refresh-duplicates", retries=0)
+        enqueue("workers.jobs.refresh_duplicates", job_id="refresh-duplicates", retries=0,
+                timeout=duplicate_service.REFRESH_TIMEOUT)
         db.session.commit()
         flash(_("Looking for duplicates again; reload this page in a minute."))
     else:

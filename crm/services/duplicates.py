@@ -33,7 +33,8 @@ PAGE_SIZE = 20
 # A name whose rarest word (token) more than this many contacts share is "common":
 # pairing on it would compare it with all of them (email and phone still pair such people).
 NAME_BUCKET_CAP = 50
-CONFIRM_BATCH = 1000  # candidate pairs decrypted and checked at a time by the refresh job
+CONFIRM_BATCH = 1000
+REFRESH_TIMEOUT = 3600  # seconds: the refresh job decrypts every candidate pair (minutes at 100k)  # candidate pairs decrypted and checked at a time by the refresh job
 SCAN_BATCH = 100  # contacts decrypted a batch of pairs at a time
 SCAN_CAP = 1000  # candidate pairs fetched (one query) and examined per page at most
 REASONS = ("email", "phone", "name_city")
