@@ -258,3 +258,28 @@ def test_staff_may_not_review_duplicates(signed_in, pair):
     client = signed_in("staff")
     assert client.get("/duplicates/").status_code == 403
     assert client.get(f"/duplicates/merge/{kept.id}/{other.id}").status_code == 403
+
+
+def test_an_edit_in_the_same_instant_fails_the_merge_at_flush(pair, coordinator, monkeypatch):
+    """Versions match when checked, then another transaction commits an edit: nothing is merged."""
+    from sqlalchemy import update
+    from sqlalchemy.orm.exc import StaleDataError
+
+    kept, other, *_ = pair
+    request = merge_service.MergeRequest(kept.id, other.id, kept.version_id, other.version_id, frozenset())
+    original = merge_service.load_pair
+
+    def load_then_race(*args):
+        loaded = original(*args)
+        with db.engine.begin() as conn:  # someone else's save, committed in between
+            conn.execute(update(Contact.__table__).where(Contact.__table__.c.id == other.id)
+                         .values(version_id=Contact.__table__.c.version_id + 1))
+        return loaded
+
+    monkeypatch.setattr(merge_service, "load_pair", load_then_race)
+    with pytest.raises(StaleDataError):
+        merge_service.merge(request, coordinator)
+    db.session.rollback()
+    db.session.expire_all()
+    assert db.session.get(Contact, other.id) is not None
+    assert db.session.query(ContactMerge).count() == 0
