@@ -2,7 +2,7 @@
 import codecs
 import io
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from crm.services.import_reader import (
@@ -34,10 +34,14 @@ def test_written_csv_reads_back(rows, delimiter, encoding):
     buffer = io.StringIO()
     import csv
 
-    csv.writer(buffer, delimiter=delimiter, lineterminator="\n").writerows(rows)
-    records = read_all(buffer.getvalue().encode(encoding))
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(rows)  # Excel's
+    raw = buffer.getvalue().encode(encoding)
+    records = read_all(raw)
     if records is None:
         return  # e.g. a sheet of blank cells only: refused as empty
+    # One short line can be read with another delimiter (";," is two cells or two cells);
+    # the comparison holds whenever the detected delimiter is the written one.
+    assume(Sheet.open(io.BytesIO(raw), "x.csv").delimiter == delimiter)
     expected = [r for r in rows if any(c.strip() for c in r)]
     cells = [[c.replace("\r\n", "\n").replace("\r", "\n") for c in r] for _, r in records]
     if len(expected) == len(cells) and len({len(r) for r in rows}) == 1 and len(rows[0]) > 1:
