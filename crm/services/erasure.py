@@ -20,9 +20,11 @@ source, took each path to each stage, attended each meeting) and one audit event
 Redis is cleaned by ``crm.services.erasure_redis`` in the same job.
 """
 import logging
+import unicodedata
 import uuid
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import load_only
 
 from ..errors import NotFound
 from ..extensions import db
@@ -120,9 +122,18 @@ def _matching_rows(model, attribute, wanted):
     """Rows of a small table whose encrypted address normalises to ``wanted``."""
     if not wanted:
         return []
-    return [row for row in db.session.scalars(select(model))
-            if isinstance(getattr(row, attribute), str)
+    # Only the id and the one ciphertext: the bodies are never loaded, let alone decrypted.
+    column = getattr(model, attribute).column_attr
+    rows = db.session.scalars(select(model).options(load_only(model.id, getattr(model, column))))
+    local = wanted.rsplit("@", 1)[0]
+    return [row for row in rows if isinstance(getattr(row, attribute), str)
+            and _may_be(getattr(row, attribute), local)
             and normalize.normalize_email(getattr(row, attribute)) == wanted]
+
+
+def _may_be(raw, local):
+    """Cheap test before the full (slow) normalisation: could ``raw`` have this local part?"""
+    return "\\" in raw or local in unicodedata.normalize("NFC", raw).casefold()
 
 
 def _pending_registrations(email, phone):

@@ -73,7 +73,7 @@ def _seed_everything(client, app, make_contact, make_user):
     pending_phone.full_name, pending_phone.email, pending_phone.phone = (
         "AlisaPending Two", "other.address@example.org", "+48 600 700 801")
     db.session.add(pending_phone)
-    outbox = Outbox(idempotency_key="test:alice-mail", kind="test", recipient="alisa.marker@example.org",
+    outbox = Outbox(idempotency_key="test:alice-mail", kind="test", recipient=" Alisa.MARKER@Example.org",
                     status="sent")
     outbox.subject, outbox.body = "Hello", "Hello Alisa Markerova"
     db.session.add(outbox)
