@@ -6,7 +6,8 @@ also run by ``flask crm erase``) then deletes, in one transaction:
 
 - every row that points at the contact (path choices and their history, index
   tokens, notes, follow-ups and their outcomes, attendance, triage state, links,
-  merge snapshots; found from the foreign keys, so a table added later is covered);
+  found from the foreign keys, so a table added later is covered; and the merge
+  records and undo snapshots that name it, which have no foreign key);
 - the contact row itself;
 - messages in the outbox and pending data-rights requests addressed to them
   (their recipient is encrypted and unindexed, so those small tables are
@@ -45,6 +46,7 @@ from ..models import (
 from ..models.base import utcnow
 from ..security import audit, blind_index, normalize
 from ..security.crypto import crypto
+from . import merge
 from .rights import erasure_job_id
 
 log = logging.getLogger(__name__)
@@ -184,6 +186,7 @@ def erase(contact_id, via="cli"):
         db.session.delete(row)
     db.session.flush()
     _delete_dependants(contact.id)
+    merge.forget_contact(contact.id)  # undo snapshots name it without a foreign key
     db.session.execute(delete(Contact).where(Contact.id == contact.id))
     db.session.expunge_all()  # the ORM copies of deleted rows must not be flushed again
     db.session.execute(update(AuditEvent).where(

@@ -283,3 +283,18 @@ def test_an_edit_in_the_same_instant_fails_the_merge_at_flush(pair, coordinator,
     db.session.expire_all()
     assert db.session.get(Contact, other.id) is not None
     assert db.session.query(ContactMerge).count() == 0
+
+
+def test_erasing_the_survivor_erases_the_merge_snapshot(pair, coordinator):
+    """The undo snapshot holds the merged-away record's values: erasure must not leave it behind."""
+    from crm.services import erasure
+
+    kept, other, *_ = pair
+    record = do_merge(kept, other, coordinator)
+    assert db.session.get(ContactMerge, record.id).snapshot_ct is not None
+    erasure.erase(kept.id, via="cli")
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(ContactMerge, record.id) is None
+    assert db.session.scalar(select(ContactMerge.id).where(
+        (ContactMerge.survivor_id == kept.id) | (ContactMerge.merged_id == other.id))) is None
