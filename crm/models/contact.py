@@ -18,7 +18,7 @@ from ..security import blind_index
 from ..security.crypto import crypto
 from ..security.fields import Encrypted, ciphertext_column
 from .base import BigIntPK, one_of, utcnow, uuid_pk
-from .enums import CONTACT_SOURCES, CONTACT_STATUSES, PATHS, STAGES
+from .enums import CONTACT_SOURCES, CONTACT_STATUSES, PATHS, SAFE_CHANNELS, STAGES, TRUST_LEVELS
 
 
 class Contact(db.Model):
@@ -26,6 +26,8 @@ class Contact(db.Model):
     __table_args__ = (
         one_of("source", CONTACT_SOURCES, "source"),
         one_of("status", CONTACT_STATUSES, "status"),
+        one_of("trust_level", TRUST_LEVELS, "trust_level"),
+        one_of("safe_channel", SAFE_CHANNELS, "safe_channel"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -38,6 +40,7 @@ class Contact(db.Model):
     notes_ct = ciphertext_column()
     skills_ct = ciphertext_column()
     languages_ct = ciphertext_column()
+    safe_times_ct = ciphertext_column()
 
     full_name = Encrypted(index=blind_index.NAME_WORD)
     email = Encrypted(index=blind_index.EMAIL)
@@ -48,6 +51,7 @@ class Contact(db.Model):
     notes = Encrypted()
     skills = Encrypted()
     languages = Encrypted()
+    safe_times = Encrypted()
 
     source: Mapped[str] = mapped_column(String(16), default="meeting")
     status: Mapped[str] = mapped_column(String(16), default="new", index=True)
@@ -64,6 +68,19 @@ class Contact(db.Model):
     # without clearance. Derived from PathChoice and kept by crm.services.contacts (see
     # refresh_visibility), so that the permission filter is a column test, not a subquery.
     only_restricted_paths: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Trust and safety (crm/services/trust.py, docs/decisions/0020-trust-and-safety.md).
+    # "unverified" contacts are quarantined: only coordinators and admins see them.
+    trust_level: Mapped[str] = mapped_column(String(16), nullable=False, default="met", index=True)
+    vouched_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    vouched_by_contact_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("contact.id", ondelete="SET NULL"))
+    vouched_at = mapped_column(DateTime(timezone=True))
+    safe_channel: Mapped[str | None] = mapped_column(String(16))
+    do_not_email: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    do_not_text: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    do_not_call: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Relatives at risk at home: the record is readable only with clearance (see permissions).
+    relatives_at_risk: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
     __mapper_args__ = {"version_id_col": version_id}
 

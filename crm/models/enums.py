@@ -13,6 +13,10 @@ CONTACT_STATUSES = ("new", "triaged", "not_a_fit", "archived")
 
 ROLES = ("admin", "coordinator", "staff")
 
+# How far we trust that a contact is who they say (docs/decisions/0020-trust-and-safety.md).
+TRUST_LEVELS = ("unverified", "met", "vouched", "vetted")
+SAFE_CHANNELS = ("signal", "telegram", "phone", "email", "in_person_only")
+
 FOLLOWUP_KINDS = ("call", "message", "meeting", "interview", "vetting", "training_intake", "send_information")
 FOLLOWUP_STATUSES = ("open", "done", "cancelled")
 # Who gets a rule's follow-up, and how a pool of cleared coordinators shares them.

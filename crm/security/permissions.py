@@ -91,8 +91,12 @@ def _contact_visible(user, contact):
         return False
     if not _granted(user, "contacts.view_all") and contact.assignee_id != user.id:
         return False
+    if contact.trust_level == "unverified" and not _granted(user, "contacts.view_all"):
+        return False  # quarantine: only coordinators and admins see an unverified contact
     if has_clearance(user):
         return True
+    if contact.relatives_at_risk:
+        return False
     paths = [choice.path for choice in contact.paths]
     return not paths or any(path not in RESTRICTED_PATHS for path in paths)
 
@@ -111,9 +115,14 @@ def contact_clause(user):
     clauses = []
     if not _granted(user, "contacts.view_all"):
         clauses.append(Contact.assignee_id == user.id)
+        # Quarantine (docs/decisions/0020-trust-and-safety.md): unverified contacts are for
+        # coordinators and admins only, even when assigned.
+        clauses.append(Contact.trust_level != "unverified")
     if not has_clearance(user):
-        # Kept by crm.services.contacts whenever path choices change (refresh_visibility).
+        # Kept by crm.services.contacts whenever path choices change (refresh_visibility);
+        # relatives at risk at home make a record clearance-only too (crm.services.trust).
         clauses.append(Contact.only_restricted_paths == false())
+        clauses.append(Contact.relatives_at_risk == false())
     return and_(true(), *clauses)
 
 

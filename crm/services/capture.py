@@ -20,7 +20,7 @@ from ..models import Attendance, Contact
 from ..models.base import utcnow
 from ..models.enums import PATHS, RESTRICTED_PATHS
 from ..security import audit, normalize, permissions
-from . import contact_notes
+from . import contact_notes, trust
 from . import contacts as contact_service
 from .contacts import ContactData, ValidationError
 
@@ -150,5 +150,6 @@ def _add_attendance(meeting, contact, user, attached, filled=()):
     if exists is None:
         db.session.add(Attendance(meeting_id=meeting.id, contact_id=contact.id, recorded_by_id=user.id))
         db.session.flush()
+    trust.mark_met([contact.id])  # seen in person: an unverified contact is now met
     audit.record("attendance.create", "contact", contact.id, meeting=str(meeting.id),
                  attached=attached, already_recorded=exists is not None, fields=sorted(filled))

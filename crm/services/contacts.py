@@ -162,7 +162,17 @@ def build_contact(data, actor_id=None):
         choice.history.append(StageChange(from_stage=None, to_stage="interested", actor_id=actor_id))
         contact.paths.append(choice)
     contact.only_restricted_paths = only_restricted(data.paths)
+    contact.trust_level = initial_trust(data.source)
     return contact
+
+
+def initial_trust(source):
+    """A new contact's trust level: met in person at a meeting, else unverified (quarantined).
+
+    An import attached to a meeting raises its contacts to ``met`` when it records their
+    attendance (``crm.services.trust.mark_met``).
+    """
+    return "met" if source == "meeting" else "unverified"
 
 
 def create_contacts_bulk(datas, actor_id=None):
@@ -207,7 +217,8 @@ def _bulk_rows(datas, actor_id):
                "preferred_locale": data.preferred_locale, "consent_version": data.consent_version,
                "consent_at": now if data.consent_version else None,
                "created_at": now, "updated_at": now, "version_id": 1,
-               "only_restricted_paths": only_restricted(data.paths)}
+               "only_restricted_paths": only_restricted(data.paths),
+               "trust_level": initial_trust(data.source)}
         for column in fields:
             value = column.clean(getattr(data, column.name))
             row[column.column_attr] = column.seal(contact_id, value)
@@ -241,6 +252,9 @@ def move_stage(contact_id, path, to_stage, actor_id=None, by_rule=False):
     if to_stage not in STAGES:
         raise ValidationError({"stage": f"unknown stage {to_stage!r}"})
     contact = get_contact(contact_id)
+    if path in RESTRICTED_PATHS and contact.trust_level == "unverified" and to_stage not in BEFORE_TRUST:
+        raise ServiceError(_l("A restricted path cannot move past interested while the contact is "
+                              "unverified: meet them or have them vouched for first."))
     choice = contact.path(path)
     if choice is None:
         choice = PathChoice(id=uuid.uuid4(), path=path, stage=to_stage)
@@ -267,6 +281,9 @@ def only_restricted(paths):
     paths = set(paths)
     return bool(paths) and paths <= RESTRICTED_PATHS
 
+
+# Stages a restricted path may be at while its contact is unverified (quarantine).
+BEFORE_TRUST = frozenset({"interested"}) | CLOSED_STAGES
 
 REFRESH_CHUNK = 1000
 

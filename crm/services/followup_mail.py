@@ -39,7 +39,7 @@ def _locale():
 def _queue_mail(**kwargs):
     from . import mail
 
-    return mail.queue_mail(locale=_locale(), **kwargs)
+    return mail.queue_mail(locale=_locale(), exempt="staff_account", **kwargs)
 
 
 def _day_start(day):

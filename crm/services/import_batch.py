@@ -14,6 +14,7 @@ from ..models.base import utcnow
 from ..models.bulk import insert_rows
 from ..security import audit
 from . import import_match as match
+from . import trust
 from .contacts import create_contacts_bulk, move_stage
 from .followup_firing import apply_rules_batch
 from .import_rows import merge_into, same_words
@@ -137,6 +138,7 @@ def _attend(run, contact_ids, user):
     rows = [{"meeting_id": run.meeting_id, "contact_id": c, "recorded_by_id": recorded_by}
             for c in wanted - have]
     insert_rows(db.session, Attendance.__table__, rows)
+    trust.mark_met(wanted)  # the sheet is of a meeting: its people were met there
 
 
 def _apply_followups(created_ids, merge_changes):

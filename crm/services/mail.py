@@ -17,15 +17,18 @@ import uuid
 
 from flask import current_app, render_template
 from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from jinja2 import TemplateNotFound
 from markupsafe import escape
 from sqlalchemy import select
 
 from .. import jobs
+from ..errors import ServiceError
 from ..extensions import db
 from ..i18n import DEFAULT_LOCALE, LANGUAGES, area_of_path, preferring
 from ..models import Outbox
 from ..models.base import utcnow
+from ..security import audit
 from . import mail_templates
 
 log = logging.getLogger(__name__)
@@ -48,10 +51,63 @@ def retry_intervals(app=None):
     return [int(part) for part in str(raw).split(",") if part.strip()]
 
 
-def queue_mail(*, key, kind, to, template, locale=DEFAULT_LOCALE, context=None):
+# Mail that may go to an address even when a contact with it asked not to be emailed
+# (docs/decisions/0020-trust-and-safety.md): mail to a staff account, the admin's test
+# mail, and the join confirmation (sent to whoever typed the address, the same whether or
+# not the person is known, before any lookup; decision 0017).
+EXEMPT = frozenset({"staff_account", "system_test", "join_confirmation"})
+# The same, by Outbox.kind: the send job re-checks every other kind before sending.
+EXEMPT_KINDS = frozenset({"join_confirm", "followup_reminder", "followup_digest", "followup_summary",
+                          "system.test"})
+
+
+class DoNotEmail(ServiceError):
+    """The recipient is a contact marked do not email: nothing was queued (audited)."""
+
+
+def do_not_email(address):
+    """True when a contact with exactly this email address is marked do not email.
+
+    Only contacts that carry the flag are decrypted to drop blind-index collisions.
+    """
+    from ..models import Contact
+    from ..security import blind_index
+    from ..security.crypto import crypto
+    from . import lookup
+
+    ids = lookup.candidate_ids(blind_index.EMAIL, address)
+    if not ids:
+        return False
+    flagged = session_scalars(select(Contact).where(Contact.id.in_(ids), Contact.do_not_email.is_(True)))
+    if not flagged:
+        return False
+    indexer = crypto().indexer
+    wanted = indexer.normalized_values(blind_index.EMAIL, address)
+    return any(lookup._matches(blind_index.EMAIL, c.email, wanted, indexer) for c in flagged)
+
+
+def session_scalars(stmt):
+    return list(db.session.scalars(stmt))
+
+
+def gate(to, kind, exempt=None):
+    """The one check before any mail is stored: refuse a do-not-email contact's address."""
+    if exempt is not None:
+        if exempt not in EXEMPT:
+            raise ValueError(f"unknown mail exemption {exempt!r}")
+        return
+    if do_not_email(to):
+        audit.record("mail.refused", "outbox", None, kind=kind, reason="do_not_email")
+        db.session.flush()
+        raise DoNotEmail(_l("This person asked not to be emailed; no mail was queued."))
+
+
+def queue_mail(*, key, kind, to, template, locale=DEFAULT_LOCALE, context=None, exempt=None):
     """Store one message under idempotency ``key`` and queue its job after the commit.
 
     Returns the Outbox id, or None when a message with ``key`` already exists.
+    Raises ``DoNotEmail`` when ``to`` is the address of a contact marked do not
+    email, unless ``exempt`` names one of ``EXEMPT``.
     The caller commits (or rolls back: then neither row nor job exist).
     """
     session = db.session
@@ -59,6 +115,7 @@ def queue_mail(*, key, kind, to, template, locale=DEFAULT_LOCALE, context=None):
         return None
     if not to or "@" not in str(to):
         raise ValueError("queue_mail needs a recipient address")
+    gate(to, kind, exempt)
     locale = locale if locale in LANGUAGES else DEFAULT_LOCALE
     subject, text, html = render_mail(template, locale, context or {})
     row_id = uuid.uuid4()

@@ -33,6 +33,8 @@ from sqlalchemy import and_, or_, update
 from ..extensions import db
 from ..models import Outbox
 from ..models.base import utcnow
+from ..security import audit
+from . import mail
 
 
 class MailError(Exception):
@@ -248,6 +250,13 @@ def deliver(outbox_id, last_attempt=True):
         return "in doubt: failed" if fail_in_doubt(outbox_id, lease) else "being sent by another job"
     msg = build_message(row, config)
     recipient = str(row.recipient)
+    if row.kind not in mail.EXEMPT_KINDS and mail.do_not_email(recipient):
+        # Queued before the person asked not to be emailed (or resent since): never sent.
+        audit.record("mail.refused", "outbox", outbox_id, kind=row.kind, reason="do_not_email")
+        db.session.flush()
+        _update(outbox_id, [Outbox.status.in_(("pending", "sending"))], status="failed",
+                last_error="do-not-email")
+        return "refused: do not email"
     db.session.rollback()  # end the read transaction before the network
     try:
         backend = open_backend(config)

@@ -135,7 +135,7 @@ def submit(data, link_for):
     db.session.flush()
     mail.queue_mail(
         key=f"join-confirm:{pending.id}", kind="join_confirm", to=data.email.strip(),
-        template=CONFIRM_MAIL_TEMPLATE, locale=data.locale,
+        template=CONFIRM_MAIL_TEMPLATE, locale=data.locale, exempt="join_confirmation",
         context={"confirm_url": link_for(token), "hours": current_app.config["JOIN_CONFIRM_HOURS"]},
     )
     return pending

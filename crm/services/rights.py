@@ -82,6 +82,11 @@ def process_request(request_id, make_url):
     for contact in (lookup.find_by_email(email) if wanted else []):
         if normalize.normalize_email(contact.email) != wanted or _erasure_pending(contact.id):
             continue
+        if contact.do_not_email:
+            # Not exempt (decision 0020): the request may come from whoever reads their mail
+            # at home; a coordinator answers through the person's safe channel instead.
+            audit.record("rights.link_withheld", "contact", contact.id, reason="do_not_email")
+            continue
         locale = contact.preferred_locale if contact.preferred_locale in LANGUAGES else request_locale
         link, token = create_link(contact)
         mail.queue_mail(key=f"rights-link:{link.id}", kind=MAIL_KIND, to=contact.email,
