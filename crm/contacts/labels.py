@@ -14,6 +14,10 @@ STAGES = {
 }
 STATUSES = {"new": _l("New"), "triaged": _l("Triaged"), "not_a_fit": _l("Not a fit"), "archived": _l("Archived")}
 SOURCES = {"meeting": _l("Met at a meeting"), "self": _l("Self-registered"), "import": _l("Imported")}
+TRUST = {"unverified": _l("Unverified"), "met": _l("Met in person"), "vouched": _l("Vouched for"),
+         "vetted": _l("Vetted")}
+CHANNELS = {"signal": _l("Signal"), "telegram": _l("Telegram"), "phone": _l("Phone"), "email": _l("Email"),
+            "in_person_only": _l("In person only")}
 REASONS = {
     "duplicate": _l("Duplicate"), "unreachable": _l("Unreachable"), "not_interested": _l("Not interested"),
     "unsuitable": _l("Unsuitable"), "suspicious": _l("Suspicious"), "other": _l("Other"),
@@ -38,6 +42,6 @@ def labels():
     every use, and a queue page uses them hundreds of times.
     """
     groups = {"paths": PATHS, "stages": STAGES, "statuses": STATUSES, "sources": SOURCES,
-              "reasons": REASONS, "fields": FIELDS}
+              "reasons": REASONS, "fields": FIELDS, "trust": TRUST, "channels": CHANNELS}
     return {"labels": {name: {key: str(label) for key, label in group.items()}
                        for name, group in groups.items()}}

@@ -242,3 +242,15 @@ def test_rights_link_is_withheld_from_a_do_not_email_contact(make_contact, app):
         db.session.commit()
     assert db.session.scalar(select(func.count(Outbox.id))) == 0
     assert events("rights.link_withheld", contact.id)
+
+
+def test_contact_page_shows_trust_and_safety(make_contact, signed_in):
+    coordinator = signed_in("coordinator", clearance=True)
+    contact = make_contact(source="self")
+    trust.update_safety(contact, trust.SafetyData(do_not_email=True, safe_channel="in_person_only",
+                                                  safe_times="after 9 pm"), coordinator.user)
+    db.session.commit()
+    page = coordinator.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    for text in ("Unverified", "Do not email", "In person only", "after 9 pm"):
+        assert text in page
+    assert "Do not call" not in page
