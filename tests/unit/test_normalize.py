@@ -1,6 +1,6 @@
 """Normalisers: what gets blind-indexed must be the same for every way a person writes it."""
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from crm.security import normalize
@@ -130,6 +130,8 @@ def test_email_normalisation_is_idempotent_and_case_blind(raw):
 @given(st.text(alphabet=st.sampled_from("АБВГДЕЁЖЗІЙКЛМНОПРСТУЎФХЦЧШЫЬЭЮЯабвгдеёжзійклмнопрстуўфхцчшыьэюя"),
                min_size=2, max_size=20))
 def test_cyrillic_words_always_get_a_latin_variant(word):
+    # A soft sign alone transliterates to nothing ("ЬЬ" has no Latin spelling), and is no name.
+    assume(word.strip("Ьь"))
     tokens = name_tokens(word)
     if tokens:
         assert any(t.isascii() for t in tokens)
