@@ -12,6 +12,7 @@ from crm.services import mail, mail_delivery, rights, trust
 from crm.services.capture import CaptureData, capture
 from crm.services.contacts import ContactData, ValidationError, create_contacts_bulk, move_stage
 from crm.services.meetings import MeetingData, create_meeting
+from tests.auth_helpers import csrf_token
 
 
 def events(action, contact_id=None):
@@ -254,3 +255,17 @@ def test_contact_page_shows_trust_and_safety(make_contact, signed_in):
     for text in ("Unverified", "Do not email", "In person only", "after 9 pm"):
         assert text in page
     assert "Do not call" not in page
+
+
+def test_lists_show_trust_and_safety_badges(make_contact, signed_in):
+    coordinator = signed_in("coordinator")
+    contact = make_contact("Badge Person", source="self", email="badge@example.org")
+    contact.do_not_call = True
+    db.session.commit()
+    queue = coordinator.get("/triage/").get_data(as_text=True)
+    token = csrf_token(coordinator, "/contacts/")
+    found = coordinator.post("/contacts/", data={"q": "badge@example.org", "csrf_token": token}).get_data(
+        as_text=True)
+    for page in (queue, found):
+        assert "Badge Person" in page
+        assert "Unverified" in page and "Do not call" in page
