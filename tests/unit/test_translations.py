@@ -163,3 +163,12 @@ def test_the_command_exits_1_while_anything_is_missing(project, capsys):
         _translate(project / "translations" / "be" / "LC_MESSAGES" / f"{domain}.po", strings)
     assert i18n_tools.main(["check"], **where) == 0
     assert i18n_tools.main(["nonsense"], **where) == 2
+
+
+def test_no_catalogue_has_an_untranslated_fuzzy_or_missing_entry():
+    """Every string the sources hold (a fresh extraction) is in every language's catalog of its
+    domain, translated, not fuzzy, placeholders kept. Extra, no longer used entries are left to
+    ``check`` (they harm nothing and vanish at the next ``extract``)."""
+    gaps = [str(p) for p in i18n_tools.problems()
+            if p.kind in ("missing", "untranslated", "fuzzy", "placeholders")]
+    assert gaps == []
