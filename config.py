@@ -85,13 +85,6 @@ class Config:
     # Per-IP limits (Flask-Limiter, kept in the app's Redis so they hold across processes).
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute;100 per hour")
     RATELIMIT_TOTP = os.environ.get("RATELIMIT_TOTP", "10 per minute;100 per hour")
-    # The public "my data" page: per client address and per email index (crm/rights/).
-    RATELIMIT_RIGHTS = os.environ.get("RATELIMIT_RIGHTS", "5 per minute;20 per hour")
-    # A data-rights link works once, for this many hours; opening it starts a session this long.
-    RIGHTS_LINK_HOURS = _env_int("RIGHTS_LINK_HOURS", 24)
-    RIGHTS_SESSION_MINUTES = _env_int("RIGHTS_SESSION_MINUTES", 30)
-    # Where people reach the public pages: links in mails start with it (never the Host header).
-    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:5000")
     # The public join form (crm/public/): per client address, and per email (keyed by the
     # truncated blind-index token, so Redis never holds the address).
     RATELIMIT_JOIN = os.environ.get("RATELIMIT_JOIN", "10 per minute;60 per hour")
@@ -105,27 +98,17 @@ class Config:
     JOIN_MIN_FILL_SECONDS = _env_int("JOIN_MIN_FILL_SECONDS", 3)
     # Body size limit of public POSTs (the global MAX_CONTENT_LENGTH is for staff uploads).
     PUBLIC_MAX_CONTENT_LENGTH = _env_int("PUBLIC_MAX_CONTENT_LENGTH", 64 * 1024)
+    # The public "my data" page: per client address and per email index (crm/rights/).
+    RATELIMIT_RIGHTS = os.environ.get("RATELIMIT_RIGHTS", "5 per minute;20 per hour")
+    # A data-rights link works once, for this many hours; opening it starts a session this long.
+    RIGHTS_LINK_HOURS = _env_int("RIGHTS_LINK_HOURS", 24)
+    RIGHTS_SESSION_MINUTES = _env_int("RIGHTS_SESSION_MINUTES", 30)
+    # Where people reach the public pages: links in mails start with it (never the Host header).
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:5000")
     # A moving window: no double burst across a window boundary.
     RATELIMIT_STRATEGY = "moving-window"
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_KEY_PREFIX = "muster-rl"
-    # Outgoing mail (crm/services/mail.py): "file" writes .eml files under instance/outbox/
-    # (development), "smtp" sends through MAIL_SERVER (production).
-    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "file")
-    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
-    MAIL_PORT = _env_int("MAIL_PORT", 25)
-    MAIL_USE_STARTTLS = os.environ.get("MAIL_USE_STARTTLS", "") in ("1", "true", "yes")
-    MAIL_USE_SSL = os.environ.get("MAIL_USE_SSL", "") in ("1", "true", "yes")
-    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
-    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
-    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Notifications <no-reply@localhost>")
-    MAIL_TIMEOUT = _env_int("MAIL_TIMEOUT", 20)
-    # Seconds between the retries of a mail job after a transient failure (SMTP 4xx, no connection).
-    MAIL_RETRY_INTERVALS = os.environ.get("MAIL_RETRY_INTERVALS", "10,60,300,900,3600")
-    # A message claimed by a worker that has not finished after this long is taken over.
-    MAIL_CLAIM_LEASE_SECONDS = _env_int("MAIL_CLAIM_LEASE_SECONDS", 300)
-    # The reconciler re-queues pending messages older than this that have no job in Redis.
-    RECONCILE_GRACE_SECONDS = _env_int("RECONCILE_GRACE_SECONDS", 120)
     # Outgoing mail (crm/services/mail.py): "file" writes .eml files under instance/outbox/
     # (development), "smtp" sends through MAIL_SERVER (production).
     MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "file")
