@@ -129,4 +129,24 @@ def job_is_live(job_id, app=None, started_within=None):
 
         started = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=UTC)
         return datetime.now(UTC) - started < timedelta(seconds=started_within)
+    if status == "queued" and started_within is not None and not _waiting_in_queue(job, started_within):
+        return False
     return status in LIVE_STATUSES
+
+
+def _waiting_in_queue(job, grace_seconds):
+    """Is a "queued" job really waiting? A worker killed right after taking it off its
+    queue leaves it in RQ's intermediate list, still "queued", until RQ's own
+    maintenance (up to ten minutes later): after ``grace_seconds`` it counts as lost."""
+    from datetime import UTC, datetime, timedelta
+
+    from rq.queue import Queue
+
+    queue = Queue(job.origin, connection=job.connection, serializer=JSONSerializer)
+    if job.connection.lpos(queue.key, job.id) is not None:
+        return True
+    enqueued = job.enqueued_at
+    if enqueued is None:
+        return False
+    enqueued = enqueued if enqueued.tzinfo else enqueued.replace(tzinfo=UTC)
+    return datetime.now(UTC) - enqueued < timedelta(seconds=grace_seconds)

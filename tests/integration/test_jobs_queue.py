@@ -67,3 +67,23 @@ def test_unreachable_redis_after_commit_keeps_the_commit(app, captured_logs):
     db.session.remove()
     assert db.session.query(AuditEvent).filter_by(action="test.enqueue").count() == 1
     assert _queued(app) == []
+
+
+def test_a_queued_job_a_killed_worker_took_off_its_queue_counts_as_lost(app):
+    """RQ moves a job to an intermediate list when a worker takes it; killed then, it stays
+    "queued" there until RQ's maintenance, minutes later. The reconciler must not wait."""
+    from datetime import UTC, datetime, timedelta
+
+    from rq.serializers import JSONSerializer
+
+    job = jobs.enqueue_now("workers.jobs.send_mail", uuid.uuid4(), queue="mail", job_id="mail-lost-test")
+    assert jobs.job_is_live(job.id, started_within=60)  # waiting in its queue: live, however old
+    redis = get_redis(app)
+    queue_key = "rq:queue:mail"
+    redis.lmove(queue_key, queue_key + ":intermediate", "RIGHT", "LEFT")  # what a dequeue does
+    assert jobs.job_is_live(job.id, started_within=60)  # just taken: a live worker may be on it
+    job = Job.fetch(job.id, connection=redis, serializer=JSONSerializer)
+    job.enqueued_at = datetime.now(UTC) - timedelta(seconds=120)
+    job.save()
+    assert not jobs.job_is_live(job.id, started_within=60)
+    assert jobs.job_is_live(job.id)  # without a grace, RQ's word is taken as it is
