@@ -1,4 +1,5 @@
 """All models, so that `from crm.models import Contact` works and Alembic sees every table."""
+from .approval import ApprovalRequest
 from .audit import AuditEvent
 from .contact import Contact, ContactIndex, PathChoice, StageChange
 from .followup import FollowUp
@@ -26,8 +27,11 @@ ENCRYPTED_MODELS = ENCRYPTED_MODELS + (RightsRequest,)
 ENCRYPTED_MODELS = ENCRYPTED_MODELS + (PendingRegistration,)
 # A merge's undo snapshot is sealed with the field cipher.
 ENCRYPTED_MODELS = ENCRYPTED_MODELS + (ContactMerge, Export)
+# A two-person approval request holds its reasons encrypted.
+ENCRYPTED_MODELS = ENCRYPTED_MODELS + (ApprovalRequest,)
 
 __all__ = [
+    "ApprovalRequest",
     "ErasureCounter", "ErasureRequest", "RightsLink", "RightsRequest",
     "AuditEvent", "Attendance", "Contact", "ContactIndex", "ContactNote", "ContactTriage", "ENCRYPTED_MODELS",
     "FollowUp", "ImportRow", "ImportRun", "FollowUpRule", "FollowUpRuleVersion",
