@@ -69,6 +69,9 @@ def _register():
     from .exports import group as exports_group
 
     crm_group.add_command(exports_group)
+    from .join import group as join_group
+
+    crm_group.add_command(join_group)
 
 
 _register()

@@ -33,6 +33,7 @@ class ContactEditForm(FlaskForm):
     country = StringField(_l("Country of residence"))
     languages = StringField(_l("Languages"))
     skills = TextAreaField(_l("Skills"))
+    availability = StringField(_l("Availability"))
     notes = TextAreaField(_l("Notes"))
     preferred_locale = SelectField(_l("Preferred language"), choices=options([("", "—")] + [(c, c) for c in LOCALES]),
                                    validators=[Optional()])

@@ -26,7 +26,8 @@ FIELDS = {
     "full_name": _l("Full name"), "email": _l("Email"), "phone": _l("Phone"),
     "messenger": _l("Messenger handle"), "city": _l("City of residence"),
     "country": _l("Country of residence"), "notes": _l("Notes"), "skills": _l("Skills"),
-    "languages": _l("Languages"), "preferred_locale": _l("Preferred language"),
+    "languages": _l("Languages"), "availability": _l("Availability"),
+    "preferred_locale": _l("Preferred language"),
 }
 
 

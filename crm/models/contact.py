@@ -41,6 +41,7 @@ class Contact(db.Model):
     skills_ct = ciphertext_column()
     languages_ct = ciphertext_column()
     safe_times_ct = ciphertext_column()
+    availability_ct = ciphertext_column()
 
     full_name = Encrypted(index=blind_index.NAME_WORD)
     email = Encrypted(index=blind_index.EMAIL)
@@ -52,6 +53,7 @@ class Contact(db.Model):
     skills = Encrypted()
     languages = Encrypted()
     safe_times = Encrypted()
+    availability = Encrypted()
 
     source: Mapped[str] = mapped_column(String(16), default="meeting")
     status: Mapped[str] = mapped_column(String(16), default="new", index=True)

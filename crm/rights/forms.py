@@ -68,6 +68,8 @@ class CorrectForm(FlaskForm):
                             validators=[Optional(), _length("languages"), _text_only])
     skills = TextAreaField(_l("Skills"), filters=[_strip],
                            validators=[Optional(), _length("skills"), _text_only])
+    availability = StringField(_l("When are you available?"), filters=[_strip],
+                               validators=[Optional(), _length("availability"), _text_only])
     preferred_locale = SelectField(_l("Language for messages to you"),
                                    choices=[SelectChoice("", "—")] + [SelectChoice(code, LANGUAGE_NAMES[code])
                                                                    for code in LANGUAGES],

@@ -5,7 +5,7 @@ FIELDS = {
     "full_name": _l("Full name"), "email": _l("Email address"), "phone": _l("Phone number"),
     "messenger": _l("Telegram or Signal handle"), "city": _l("City of residence"),
     "country": _l("Country of residence"), "languages": _l("Languages you speak"), "skills": _l("Skills"),
-    "notes": _l("Notes"), "id": _l("Record number"), "source": _l("How we met"),
+    "availability": _l("When are you available?"), "notes": _l("Notes"), "id": _l("Record number"), "source": _l("How we met"),
     "status": _l("Record status"), "preferred_locale": _l("Language for messages to you"),
     "consent_at": _l("Consent given"), "consent_version": _l("Privacy notice version"),
     "created_at": _l("Record created"), "updated_at": _l("Last changed"),

@@ -31,7 +31,7 @@ from . import lookup
 
 MAX_LENGTHS = {
     "full_name": 200, "email": 254, "phone": 40, "messenger": 64, "city": 120,
-    "country": 120, "notes": 4000, "skills": 1000, "languages": 300,
+    "country": 120, "notes": 4000, "skills": 1000, "languages": 300, "availability": 300,
 }
 ENCRYPTED_FIELDS = tuple(MAX_LENGTHS)
 MULTILINE_FIELDS = frozenset({"notes", "skills"})
@@ -58,6 +58,7 @@ class ContactData:
     notes: str | None = None
     skills: str | None = None
     languages: str | None = None
+    availability: str | None = None
     source: str = "meeting"
     preferred_locale: str | None = None
     consent_version: str | None = None

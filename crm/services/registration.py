@@ -27,10 +27,10 @@ from ..security import audit, blind_index, normalize
 from ..security.crypto import crypto
 from ..security.fields import UNREADABLE
 from . import contacts as contact_service
-from . import lookup
+from . import export_canary, lookup
 from .contacts import ContactData, ValidationError
 
-EXTRA_LENGTHS = {"availability": 300, "message": 2000}
+EXTRA_LENGTHS = {"message": 2000}
 TEXT_FIELDS = ("full_name", "email", "phone", "messenger", "city", "country", "skills", "languages",
                "availability", "message")
 CONFIRM_MAIL_TEMPLATE = "public/join_confirm"
@@ -65,13 +65,15 @@ def _aware(at):
     return at if at is None or at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def staff_notes(availability, message):
-    """The contact's notes built from the two free-text answers (labels for staff)."""
-    parts = []
-    if availability:
-        parts.append(f"Availability: {availability}")
-    if message:
-        parts.append(f"Message: {message}")
+# The person's own answers that are not identifying: a merge confirmed by email updates them.
+OWN_ANSWERS = ("skills", "languages", "availability")
+NOTE_LABELS = (("skills", "Skills"), ("languages", "Languages"), ("availability", "Availability"),
+               ("message", "Message"))
+
+
+def staff_notes(**answers):
+    """A note for the coordinators from free-text answers (labelled for staff), or None."""
+    parts = [f"{label}: {answers[name]}" for name, label in NOTE_LABELS if answers.get(name)]
     return "\n\n".join(parts) or None
 
 
@@ -79,7 +81,7 @@ def _contact_data(data, source="self"):
     return ContactData(
         full_name=data.full_name, email=data.email, phone=data.phone, messenger=data.messenger,
         city=data.city, country=data.country, skills=data.skills, languages=data.languages,
-        notes=staff_notes(data.availability, data.message), source=source,
+        availability=data.availability, notes=staff_notes(message=data.message), source=source,
         preferred_locale=data.locale, consent_version=data.consent_version, paths=tuple(data.paths),
     )
 
@@ -96,7 +98,7 @@ def validate(data):
         elif value and contact_service._has_control_chars(value, multiline=True):
             errors[name] = "contains control or invisible formatting characters"
     errors.update(contact_service.validate(_contact_data(data), crypto().phone_region))
-    errors.pop("notes", None)  # built from availability and message, checked above
+    errors.pop("notes", None)  # built from the message, checked above
     if not isinstance(data.email, str) or not data.email.strip():
         errors.setdefault("email", "is required")
     if not data.paths:
@@ -196,6 +198,7 @@ def complete(pending_id):
         else:
             contact = contact_service.create_contact(_contact_data(data), check_duplicates=False).contact
             contact.consent_at = _aware(pending.confirmed_at)
+        _trace_canaries(contact, data)
     db.session.delete(pending)
     db.session.flush()
     audit.record("registration.complete", "contact", contact.id, merged=bool(known),
@@ -203,11 +206,25 @@ def complete(pending_id):
     return contact, bool(known)
 
 
+def _trace_canaries(contact, data):
+    """Record an export canary's email or phone coming back through the join form.
+
+    A canary exists only in one export's file, so a confirmed registration with its
+    address (or, more likely, its phone: the address needs its mailbox) means that
+    file is in someone's hands and being used. Audited with the export and the new
+    contact's ids (no values), for the admins who trace leaks (decision 0019).
+    """
+    for export in export_canary.trace_values([data.email, data.phone]):
+        audit.record("export.canary_seen", "export", export.id, via="join", contact_id=str(contact.id))
+
+
 def _merge(contact, data, pending, same_email):
-    """Add the chosen paths (reopening closed ones) and keep the new answers as a note.
+    """Add the chosen paths (reopening closed ones) and keep the new answers.
 
     Identifying fields are never overwritten: a phone typed into the public form is
     unverified, and must not let anyone attach their own address to someone else.
+    The person's own answers (skills, languages, availability) replace the old ones
+    only when the address was proved (same email); else they go into the note.
     """
     for path in data.paths:
         if path not in PATHS:
@@ -215,11 +232,16 @@ def _merge(contact, data, pending, same_email):
         choice = contact.path(path)
         if choice is None or choice.stage in CLOSED_STAGES:
             contact_service.move_stage(contact.id, path, "interested", by_rule=True)
+    answers = {name: getattr(data, name) for name in OWN_ANSWERS}
     if same_email:
         contact.consent_version = data.consent_version
         contact.consent_at = _aware(pending.confirmed_at)
         contact.preferred_locale = data.locale
-    note = staff_notes(data.availability, data.message)
+        for name, value in answers.items():
+            if value and value != getattr(contact, name):
+                setattr(contact, name, value)
+        answers = {}
+    note = staff_notes(message=data.message, **answers)
     if note:
         db.session.add(ContactNote(contact_id=contact.id, body="Self-registration again.\n\n" + note))
 

@@ -16,7 +16,8 @@ from ..security.fields import UNREADABLE
 from .contact_edit import Snapshot, fingerprint
 from .contacts import ContactData, ValidationError, validate
 
-CORRECTABLE = ("full_name", "email", "phone", "messenger", "city", "country", "languages", "skills")
+CORRECTABLE = ("full_name", "email", "phone", "messenger", "city", "country", "languages", "skills",
+               "availability")
 FIELDS = (*CORRECTABLE, "preferred_locale")
 
 

@@ -28,6 +28,7 @@ def markers(seed):
         "notes": f"Met at the hall; {word()} asked about training.",
         "skills": f"first aid, {word()}",
         "languages": f"be, {word()}",
+        "availability": f"evenings, {word()}",
     }
 
 

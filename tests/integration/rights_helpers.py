@@ -74,7 +74,8 @@ def seed_two_people(make_contact, make_user):
     staff, _password = make_user("caller-sign-7", role="coordinator")
     alice = make_contact("Alisa Markerova", email="alisa.marker@example.org", phone="+48 600 700 801",
                          messenger="@alisa_mk", city="Gdańsk", country="Poland", languages="Polish",
-                         skills="Driving AlisaSkill", paths=("volunteering", "combat_service"),
+                         skills="Driving AlisaSkill", availability="AlisaAvailable on Sundays",
+                         paths=("volunteering", "combat_service"),
                          preferred_locale="pl", source="self", consent_version="2026-01")
     bob = make_contact("Bohdan Otherov", email="bohdan.other@example.org", phone="+48 600 700 802",
                        messenger="@bohdan_ot", city="Vilnius", country="Lithuania", skills="BobSkill",

@@ -28,7 +28,7 @@ from tests.integration.rights_helpers import ask, open_session, page_csrf, press
 from tests.integration.test_leak_scan import redis_bytes
 
 ALICE_PLAIN = ("Alisa", "Markerova", "alisa.marker", "alisa_mk", "+48600700801", "600 700 801", "Gdańsk",
-               "AlisaSkill", "AliceNoteMarker", "AliceOutcomeMarker", "AlisaPending")
+               "AlisaSkill", "AlisaAvailable", "AliceNoteMarker", "AliceOutcomeMarker", "AlisaPending")
 
 
 def _every_table_raw(skip=("alembic_version",)):

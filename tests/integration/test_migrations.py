@@ -39,7 +39,8 @@ def test_no_plaintext_column_for_encrypted_values(app):
     """Every column of a sensitive value is a binary `_ct` column; no `email`, `phone`, ... column."""
     inspector = inspect(db.engine)
     contact_columns = {c["name"]: c for c in inspector.get_columns("contact")}
-    for name in ("full_name", "email", "phone", "messenger", "city", "country", "notes", "skills", "languages"):
+    for name in ("full_name", "email", "phone", "messenger", "city", "country", "notes", "skills", "languages",
+                 "availability"):
         assert name not in contact_columns
         assert f"{name}_ct" in contact_columns
         assert contact_columns[f"{name}_ct"]["type"].python_type is bytes

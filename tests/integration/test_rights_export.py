@@ -28,6 +28,7 @@ def test_the_json_export_holds_everything_about_the_person(client, make_contact,
     assert person["phone"] == "+48 600 700 801" and person["messenger"] == "@alisa_mk"
     assert (person["city"], person["country"], person["languages"]) == ("Gdańsk", "Poland", "Polish")
     assert person["skills"] == "Driving AlisaSkill" and person["source"] == "self"
+    assert person["availability"] == "AlisaAvailable on Sundays"
     assert person["preferred_locale"] == "pl" and person["id"] == str(alice.id)
     assert data["consent"]["notice_version"] == "2026-01" and data["consent"]["given_at"]
     paths = {p["path"]: p for p in data["paths"]}
@@ -53,7 +54,7 @@ def test_neither_format_holds_anyone_else_or_staff_identities(client, make_conta
     open_session(client, alice)
     for fmt in ("json", "html"):
         body = _download(client, fmt)
-        assert "Alisa Markerova" in body and "AliceNoteMarker" in body
+        assert "Alisa Markerova" in body and "AliceNoteMarker" in body and "AlisaAvailable on Sundays" in body
         for marker in (*BOB_MARKERS, *STAFF_MARKERS, str(bob.id), str(staff.id), str(meeting.id)):
             assert marker not in body, (fmt, marker)
     page = client.get("/my-data/me").get_data(as_text=True)

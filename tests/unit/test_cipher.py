@@ -15,8 +15,8 @@ from crm.security.cipher import HEADER, NONCE_BYTES, OVERHEAD, DecryptionError, 
 from crm.security.fields import encrypted_fields
 from crm.security.keyring import Keyring
 
-CONTACT_FIELDS = ["city", "country", "email", "full_name", "languages", "messenger", "notes", "phone",
-                  "safe_times", "skills"]  # safe_times: decision 0020
+CONTACT_FIELDS = ["availability", "city", "country", "email", "full_name", "languages", "messenger", "notes",
+                  "phone", "safe_times", "skills"]  # safe_times: decision 0020; availability: 0017
 ROUND_TRIPS_PER_FIELD = 10_000
 BIT_FLIPS = 1_000
 HYPOTHESIS = settings(max_examples=300, deadline=None,
