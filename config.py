@@ -96,6 +96,15 @@ class Config:
     JOIN_PENDING_DAYS = _env_int("JOIN_PENDING_DAYS", 7)
     # A form sent sooner than this after it was served is a bot's (asked to send again).
     JOIN_MIN_FILL_SECONDS = _env_int("JOIN_MIN_FILL_SECONDS", 3)
+    # Infiltration signals (docs/decisions/0022): this many join forms from one network
+    # (/24, /64) within the minutes below flag every contact of the burst.
+    SIGNAL_IP_BURST_COUNT = _env_int("SIGNAL_IP_BURST_COUNT", 10)
+    SIGNAL_IP_BURST_MINUTES = _env_int("SIGNAL_IP_BURST_MINUTES", 60)
+    # A registration spike: the last hour above mean + k stddev of the hourly counts of the
+    # trailing days, and at least the minimum count.
+    SIGNAL_SPIKE_BASELINE_DAYS = _env_int("SIGNAL_SPIKE_BASELINE_DAYS", 14)
+    SIGNAL_SPIKE_STDDEVS = _env_int("SIGNAL_SPIKE_STDDEVS", 4)
+    SIGNAL_SPIKE_MIN_COUNT = _env_int("SIGNAL_SPIKE_MIN_COUNT", 20)
     # Body size limit of public POSTs (the global MAX_CONTENT_LENGTH is for staff uploads).
     PUBLIC_MAX_CONTENT_LENGTH = _env_int("PUBLIC_MAX_CONTENT_LENGTH", 64 * 1024)
     # The public "my data" page: per client address and per email index (crm/rights/).

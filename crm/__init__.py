@@ -155,9 +155,10 @@ def register_workspace(app):
     from .duplicates import views as duplicate_views
     from .exports import views as export_views
     from .meetings import views as meeting_views
+    from .signals import views as signal_views
     from .triage import views as triage_views
 
-    for module in (meeting_views, contact_views, triage_views, duplicate_views, export_views):
+    for module in (meeting_views, contact_views, triage_views, duplicate_views, export_views, signal_views):
         app.register_blueprint(module.bp)
 
 

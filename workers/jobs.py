@@ -164,3 +164,27 @@ def refresh_duplicates():
 
     with job_context():
         return {"pairs": duplicates.refresh_candidates()}
+
+
+def scan_contact_signals(contact_id):
+    """The infiltration checks of one contact (shared details, network burst, blocklist, staff).
+
+    Idempotent (one flag per contact, kind and cause); a contact deleted meanwhile is a no-op.
+    """
+    import uuid
+
+    from crm.services import signal_checks
+
+    with job_context():
+        raised = signal_checks.scan_contact(uuid.UUID(str(contact_id)))
+        return {"contact_gone": raised is None, "raised": len(raised or [])}
+
+
+def scan_import_signals(import_id, first_record, last_record):
+    """The infiltration checks of the contacts one import batch created or merged into."""
+    import uuid
+
+    from crm.services import signal_checks
+
+    with job_context():
+        return signal_checks.scan_import_batch(uuid.UUID(str(import_id)), int(first_record), int(last_record))

@@ -15,6 +15,7 @@ from .outbox import Outbox
 from .registration import PendingRegistration
 from .rights import ErasureCounter, ErasureRequest, RightsLink, RightsRequest
 from .session import UserSession
+from .signal import BlockEntry, BlockToken, RegistrationSource, Signal
 from .stored_file import StoredFile
 from .triage import ContactTriage
 from .user import RecoveryCode, User
@@ -29,8 +30,11 @@ ENCRYPTED_MODELS = ENCRYPTED_MODELS + (PendingRegistration,)
 ENCRYPTED_MODELS = ENCRYPTED_MODELS + (ContactMerge, Export)
 # A two-person approval request holds its reasons encrypted.
 ENCRYPTED_MODELS = ENCRYPTED_MODELS + (ApprovalRequest,)
+# A signal's decision note and a block entry's note are encrypted (decision 0022).
+ENCRYPTED_MODELS = ENCRYPTED_MODELS + (Signal, BlockEntry)
 
 __all__ = [
+    "BlockEntry", "BlockToken", "RegistrationSource", "Signal",
     "ApprovalRequest",
     "ErasureCounter", "ErasureRequest", "RightsLink", "RightsRequest",
     "AuditEvent", "Attendance", "Contact", "ContactIndex", "ContactNote", "ContactTriage", "ENCRYPTED_MODELS",

@@ -121,7 +121,7 @@ def join(lang=None):
     if not antibot.email_allowed(form.email.data):
         return _thanks()  # this address was sent enough mail for now; same answer
     try:
-        registration.submit(_data(form), _confirm_link(form.locale.data))
+        registration.submit(_data(form), _confirm_link(form.locale.data), client_address=request.remote_addr)
     except ValidationError as exc:
         attach_errors(form, {name: CONTROL for name in exc.errors}, "full_name")
         return _render_join(form, 400)

@@ -72,6 +72,10 @@ ROUTE_PERMISSIONS = {
     "duplicates.merges": "triage.work",
     "duplicates.undo": "triage.work",
     "duplicates.refresh": "triage.work",
+    # infiltration signals (crm/signals/): the review page, decisions, blocking a contact
+    "signals.index": "triage.work",
+    "signals.decide": "triage.work",
+    "signals.block": "triage.work",
     # exports (crm/exports/): a second admin approves large ones; tracing a leak is an audit task
     "exports.index": "contacts.export",
     "exports.new": "contacts.export",

@@ -20,7 +20,7 @@ from ..models import Attendance, Contact
 from ..models.base import utcnow
 from ..models.enums import PATHS, RESTRICTED_PATHS
 from ..security import audit, normalize, permissions
-from . import contact_notes, trust
+from . import contact_notes, signals, trust
 from . import contacts as contact_service
 from .contacts import ContactData, ValidationError
 
@@ -108,6 +108,7 @@ def capture(meeting, data, user, consent_version, attach_to=None, create_anyway=
     if attach_to is not None:
         contact = permissions.load_visible(db.session, Contact, attach_to, user)
         _attach(meeting, contact, contact_data, note, consent, user)
+        signals.enqueue_scan(contact.id)
         return CaptureResult(contact, attached=True)
     if not create_anyway:
         candidates = visible_candidates(contact_data, user)
@@ -120,6 +121,7 @@ def capture(meeting, data, user, consent_version, attach_to=None, create_anyway=
     if note:
         contact_notes.add_note(created.contact, note, user, meeting=meeting)
     _add_attendance(meeting, created.contact, user, attached=False)
+    signals.enqueue_scan(created.contact.id)
     return CaptureResult(created.contact)
 
 

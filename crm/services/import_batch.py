@@ -14,7 +14,7 @@ from ..models.base import utcnow
 from ..models.bulk import insert_rows
 from ..security import audit
 from . import import_match as match
-from . import trust
+from . import signals, trust
 from .contacts import create_contacts_bulk, move_stage
 from .followup_firing import apply_rules_batch
 from .import_rows import merge_into, same_words
@@ -35,11 +35,14 @@ def classify(run, rows, user):
     ids = set(known.values()) | {c for s in reach.values() for c in s} | {c for s in names.values() for c in s}
     contacts = match.load(ids, user)
     ours = match.created_by(run.id, contacts)
+    flagged = signals.flagged_ids(contacts)  # flagged contacts are never merged automatically (0022)
     pending, pending_keys, outcome_of = [], {}, {}
     merges = {}
     for j, (i, row) in enumerate(zip(valid, parsed)):
         target = contacts.get(known.get(row.fingerprint)) or match.best_match(
             row, reach.get(j, set()) | names.get(j, set()), contacts, run.region)
+        if target is not None and target.id in flagged:
+            target = None
         ref = target.id if target is not None else _pending_match(row, pending_keys)
         if isinstance(ref, uuid.UUID):  # a contact in the database (maybe met again in this batch)
             target = target or contacts[ref]

@@ -29,7 +29,7 @@ from ..models.imports import ImportRow
 from ..security import audit, normalize, permissions
 from ..security.crypto import crypto
 from ..security.keyring import derive_key
-from . import files, import_batch
+from . import files, import_batch, signals
 from .import_reader import FIELDS, Sheet, SheetError, guess_mapping
 from .import_rows import parse_row
 
@@ -254,6 +254,8 @@ def _run_batch(run, batch, user, cleared):
     run.done += len(outcomes)
     run.cursor = batch[-1][0]
     db.session.flush()
+    if outcomes:  # the signal checks of this batch's contacts, in a job of their own (decision 0022)
+        enqueue(signals.IMPORT_SCAN_JOB, run.id, batch[0][0], batch[-1][0], queue="default")
 
 
 # -- finishing, summaries, rejects ---------------------------------------------------------

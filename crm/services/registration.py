@@ -27,8 +27,9 @@ from ..security import audit, blind_index, normalize
 from ..security.crypto import crypto
 from ..security.fields import UNREADABLE
 from . import contacts as contact_service
-from . import export_canary, lookup
+from . import blocklist, export_canary, lookup, signal_checks, signals
 from .contacts import ContactData, ValidationError
+from .duplicates import _words_match
 
 EXTRA_LENGTHS = {"message": 2000}
 TEXT_FIELDS = ("full_name", "email", "phone", "messenger", "city", "country", "skills", "languages",
@@ -110,7 +111,7 @@ def validate(data):
     return errors
 
 
-def submit(data, link_for):
+def submit(data, link_for, client_address=None):
     """Keep an encrypted pending registration and queue its confirmation mail.
 
     ``link_for(token)`` builds the absolute confirmation URL. The same statements,
@@ -135,6 +136,7 @@ def submit(data, link_for):
         pending.locale = data.locale
     db.session.add(pending)
     db.session.flush()
+    signal_checks.note_source(pending.id, client_address)  # the network as a keyed HMAC (decision 0022)
     mail.queue_mail(
         key=f"join-confirm:{pending.id}", kind="join_confirm", to=data.email.strip(),
         template=CONFIRM_MAIL_TEMPLATE, locale=data.locale, exempt="join_confirmation",
@@ -192,6 +194,7 @@ def complete(pending_id):
     with normalize.remembered():
         by_email = lookup.find_by_email(data.email)
         known = by_email or (lookup.find_by_phone(data.phone) if data.phone else [])
+        known = _mergeable(known, data)
         if known:
             contact = known[0]
             _merge(contact, data, pending, same_email=bool(by_email))
@@ -199,6 +202,8 @@ def complete(pending_id):
             contact = contact_service.create_contact(_contact_data(data), check_duplicates=False).contact
             contact.consent_at = _aware(pending.confirmed_at)
         _trace_canaries(contact, data)
+    signal_checks.link_source(pending.id, contact.id)
+    signals.enqueue_scan(contact.id)
     db.session.delete(pending)
     db.session.flush()
     audit.record("registration.complete", "contact", contact.id, merged=bool(known),
@@ -216,6 +221,23 @@ def _trace_canaries(contact, data):
     """
     for export in export_canary.trace_values([data.email, data.phone]):
         audit.record("export.canary_seen", "export", export.id, via="join", contact_id=str(contact.id))
+
+
+def _mergeable(known, data):
+    """``known`` if the registration may merge silently into its first contact, else [].
+
+    Never silently (decision 0022): into a flagged contact, when the registration itself
+    meets the blocklist or a staff address, or when the email/phone matches under a
+    different name. Then a separate contact is created and the signal job flags both.
+    """
+    if not known:
+        return known
+    other = known[0]
+    name = other.full_name if other.full_name is not UNREADABLE else None
+    if (signals.is_flagged(other.id) or not _words_match(data.full_name, name)
+            or signal_checks.registration_data_flagged(blocklist.Details.of(data))):
+        return []
+    return known
 
 
 def _merge(contact, data, pending, same_email):
@@ -255,8 +277,10 @@ def purge_unconfirmed(days, now=None):
         .execution_options(synchronize_session=False)
     )
     count = result.rowcount or 0
-    if count:
-        audit.record("registration.purge", "pending_registration", None, count=count, older_than_days=days)
+    sources = signal_checks.purge_sources(days, now)  # the networks go with the pending rows
+    if count or sources:
+        audit.record("registration.purge", "pending_registration", None, count=count, older_than_days=days,
+                     sources=sources)
     return count
 
 

@@ -25,6 +25,7 @@ from ..models.enums import CONTACT_SOURCES, CONTACT_STATUSES, RESTRICTED_PATHS, 
 from ..models.triage import NOT_A_FIT_REASONS, ContactTriage
 from ..security import audit, permissions
 from . import contacts as contact_service
+from . import signals
 from .capture import allowed_paths
 from .contacts import ValidationError
 from .followups import reassign_open_for_contact
@@ -252,6 +253,11 @@ def set_stage(contact_ids, path, stage, user):
     return contacts
 
 
+# Not a fit for the organisation's reasons: such a person registering again is flagged
+# (blocklist_match, decision 0022). "not interested", "duplicate", "unreachable" are not.
+DECLINED_REASONS = ("unsuitable", "suspicious")
+
+
 def not_a_fit(contact_ids, reason, user):
     """Close contacts as not a fit, with one of NOT_A_FIT_REASONS."""
     _require(user, "triage.work")
@@ -264,6 +270,8 @@ def not_a_fit(contact_ids, reason, user):
         row = _triage_row(contact)
         row.not_a_fit_reason, row.updated_by_id = reason, user.id
         audit.record("triage.not_a_fit", "contact", contact.id, reason=reason)
+        if reason in DECLINED_REASONS:
+            signals.block_declined(contact, user)  # a new registration of theirs is flagged
     db.session.flush()
     return contacts
 
