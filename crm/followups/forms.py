@@ -5,6 +5,7 @@ from wtforms import BooleanField, DateField, EmailField, HiddenField, IntegerFie
 from wtforms.validators import InputRequired, Optional
 
 from ..contacts import labels as contact_labels
+from ..contacts.labels import options
 from ..models.enums import FOLLOWUP_KINDS, RULE_ASSIGN_TO, RULE_STRATEGIES, STAGES
 from . import labels
 
@@ -16,7 +17,7 @@ BACK = ("mine", "team", "contact")
 class ActionForm(FlaskForm):
     """Complete, reschedule, reassign or cancel one follow-up."""
 
-    action = SelectField(choices=[(a, a) for a in ACTIONS])
+    action = SelectField(choices=options((a, a) for a in ACTIONS))
     outcome = TextAreaField(_l("Outcome"), validators=[Optional()])
     reason = TextAreaField(_l("Reason"), validators=[Optional()])
     due = DateField(_l("New day"), validators=[Optional()])
@@ -27,7 +28,8 @@ class ActionForm(FlaskForm):
 class CreateForm(FlaskForm):
     """A follow-up created by hand on the contact page."""
 
-    kind = SelectField(_l("What"), choices=[(k, labels.KINDS[k]) for k in FOLLOWUP_KINDS], validate_choice=False)
+    kind = SelectField(_l("What"), choices=options((k, labels.KINDS[k]) for k in FOLLOWUP_KINDS),
+                       validate_choice=False)
     due = DateField(_l("Due on"), validators=[InputRequired()])
     path = SelectField(_l("Path"), choices=[], validate_choice=False, validators=[Optional()])
     assignee = SelectField(_l("For"), choices=[], validate_choice=False, validators=[Optional()])
@@ -38,15 +40,15 @@ class RuleForm(FlaskForm):
 
     path = SelectField(_l("Path"), choices=[], validate_choice=False)
     stage = SelectField(_l("When the path enters the stage"),
-                        choices=[(s, contact_labels.STAGES[s]) for s in STAGES], validate_choice=False)
+                        choices=options((s, contact_labels.STAGES[s]) for s in STAGES), validate_choice=False)
     kind = SelectField(_l("Create a follow-up of kind"),
-                       choices=[(k, labels.KINDS[k]) for k in FOLLOWUP_KINDS], validate_choice=False)
+                       choices=options((k, labels.KINDS[k]) for k in FOLLOWUP_KINDS), validate_choice=False)
     delay_days = IntegerField(_l("Due after (days)"), validators=[Optional()])
-    assign_to = SelectField(_l("For"), choices=[(k, labels.ASSIGN_TO[k]) for k in RULE_ASSIGN_TO],
+    assign_to = SelectField(_l("For"), choices=options((k, labels.ASSIGN_TO[k]) for k in RULE_ASSIGN_TO),
                             validate_choice=False)
     assignee_id = SelectField(_l("Named person"), choices=[], validate_choice=False, validators=[Optional()])
     strategy = SelectField(_l("Sharing among the pool"),
-                           choices=[(k, labels.STRATEGIES[k]) for k in RULE_STRATEGIES], validate_choice=False)
+                           choices=options((k, labels.STRATEGIES[k]) for k in RULE_STRATEGIES), validate_choice=False)
     active = BooleanField(_l("Rule is active"), default=True)
 
 

@@ -1,6 +1,7 @@
 """The contact page's follow-up list, made actionable: rows, who may act, the new follow-up form."""
 from flask_wtf.csrf import generate_csrf
 
+from ..contacts.labels import options
 from ..security import permissions
 from ..security.permissions import can, current_actor
 from ..services import followups
@@ -19,9 +20,9 @@ def contact_panel(contact):
     if can(user, "followups.work"):
         form = CreateForm(formdata=None)
         choices = permissions.visible_paths(user, contact)
-        form.path.choices = [("", "—")] + [(c.path, c.path) for c in choices]
-        form.assignee.choices = ([("", user.login)] + [c for c in _assignee_choices() if c[0] != str(user.id)]
-                                 if manage else [("", user.login)])
+        form.path.choices = options([("", "—")] + [(c.path, c.path) for c in choices])
+        form.assignee.choices = options([("", user.login)] + [c for c in _assignee_choices() if c[0] != str(user.id)]
+                                        if manage else [("", user.login)])
     return {
         "rows": [f for f, _ in rows],
         "actable": {f.id for f, may in rows if may},

@@ -196,9 +196,8 @@ def _rule_form(rule=None, formdata=None):
     from ..services.capture import allowed_paths
     from ..contacts import labels as contact_labels
 
-    form.path.choices = [(p, contact_labels.PATHS[p]) for p in allowed_paths(user)]
-    form.assignee_id.choices = [("", "—")] + [
-        (uid, login) for uid, login in _assignee_choices()]
+    form.path.choices = contact_labels.options((p, contact_labels.PATHS[p]) for p in allowed_paths(user))
+    form.assignee_id.choices = contact_labels.options([("", "—")] + _assignee_choices())
     if rule is not None and formdata is None:
         form.assignee_id.data = str(rule.assignee_id) if rule.assignee_id else ""
     return form

@@ -2,7 +2,15 @@
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields import EmailField, TelField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -72,14 +80,14 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
     def pre_validate(self, form):
-        values = {value for value, _label in self.choices}
+        values = {choice.value for choice in self.choices}
         if any(item not in values for item in self.data or ()):
             raise ValidationError(BAD_CHOICE)
 
 
 class ChoiceField(SelectField):
     def pre_validate(self, form):
-        if self.data not in {value for value, _label in self.choices}:
+        if self.data not in {choice.value for choice in self.choices}:
             raise ValidationError(BAD_CHOICE)
 
 
@@ -102,7 +110,7 @@ class JoinForm(FlaskForm):
                           validators=[Optional(), *bounded("country")])
     city = StringField(_l("City of residence"), filters=[_strip], validators=[Optional(), *bounded("city")])
     paths = CheckboxesField(_l("How would you like to take part?"),
-                            choices=[(p, PATH_LABELS[p]) for p in PATHS])
+                            choices=[SelectChoice(p, PATH_LABELS[p]) for p in PATHS])
     skills = TextAreaField(_l("Skills and experience"), filters=[_strip],
                            validators=[Optional(), *bounded("skills", multiline=True)])
     languages = StringField(_l("Languages you speak"), filters=[_strip],
@@ -112,7 +120,7 @@ class JoinForm(FlaskForm):
     message = TextAreaField(_l("Anything else you want to tell us"), filters=[_strip],
                             validators=[Optional(), *bounded("message", multiline=True)])
     locale = ChoiceField(_l("Language for our messages to you"),
-                         choices=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES])
+                         choices=[SelectChoice(code, LANGUAGE_NAMES[code]) for code in LANGUAGES])
     consent = BooleanField(_l("I agree that my details are kept and used as the privacy notice "
                               "describes."))
     # The honeypot: hidden from people (and screen readers); bots fill it in.
