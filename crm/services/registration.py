@@ -194,7 +194,7 @@ def complete(pending_id):
     with normalize.remembered():
         by_email = lookup.find_by_email(data.email)
         known = by_email or (lookup.find_by_phone(data.phone) if data.phone else [])
-        known = _mergeable(known, data)
+        known = _mergeable(known, data, pending.id)
         if known:
             contact = known[0]
             _merge(contact, data, pending, same_email=bool(by_email))
@@ -223,19 +223,21 @@ def _trace_canaries(contact, data):
         audit.record("export.canary_seen", "export", export.id, via="join", contact_id=str(contact.id))
 
 
-def _mergeable(known, data):
+def _mergeable(known, data, pending_id):
     """``known`` if the registration may merge silently into its first contact, else [].
 
     Never silently (decision 0022): into a flagged contact, when the registration itself
-    meets the blocklist or a staff address, or when the email/phone matches under a
-    different name. Then a separate contact is created and the signal job flags both.
+    meets the blocklist or a staff address or came in a burst from one network, or when
+    the email/phone matches under a different name. Then a separate contact is created
+    and the signal job flags what it finds (both contacts, for a detail under another name).
     """
     if not known:
         return known
     other = known[0]
     name = other.full_name if other.full_name is not UNREADABLE else None
     if (signals.is_flagged(other.id) or not _words_match(data.full_name, name)
-            or signal_checks.registration_data_flagged(blocklist.Details.of(data))):
+            or signal_checks.registration_data_flagged(blocklist.Details.of(data))
+            or signal_checks.pending_in_burst(pending_id)):
         return []
     return known
 

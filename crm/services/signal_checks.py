@@ -117,6 +117,22 @@ def _window():
     return timedelta(minutes=current_app.config["SIGNAL_IP_BURST_MINUTES"])
 
 
+def _burst_count(source):
+    """How many join forms came from ``source``'s network within the burst window around it."""
+    at, window = _aware(source.created_at), _window()
+    same = and_(RegistrationSource.network == source.network, RegistrationSource.key_id == source.key_id,
+                RegistrationSource.created_at > at - window, RegistrationSource.created_at <= at + window)
+    return same, db.session.scalar(select(func.count()).select_from(RegistrationSource).where(same))
+
+
+def pending_in_burst(pending_id):
+    """True when a pending registration's form came in a burst from its network (no merge then)."""
+    threshold = current_app.config["SIGNAL_IP_BURST_COUNT"]
+    return any(_burst_count(source)[1] >= threshold for source in db.session.scalars(
+        select(RegistrationSource).where(RegistrationSource.pending_id == pending_id,
+                                         RegistrationSource.network.is_not(None))))
+
+
 def ip_burst(contact):
     """Flag every contact of a burst this contact's registration was part of."""
     raised = []
@@ -124,10 +140,7 @@ def ip_burst(contact):
     sources = db.session.scalars(select(RegistrationSource).where(
         RegistrationSource.contact_id == contact.id, RegistrationSource.network.is_not(None))).all()
     for source in sources:
-        at = _aware(source.created_at)
-        same = and_(RegistrationSource.network == source.network, RegistrationSource.key_id == source.key_id,
-                    RegistrationSource.created_at > at - window, RegistrationSource.created_at <= at + window)
-        count = db.session.scalar(select(func.count()).select_from(RegistrationSource).where(same))
+        same, count = _burst_count(source)
         if count < threshold:
             continue
         members = [c for c in dict.fromkeys(db.session.scalars(

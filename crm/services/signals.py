@@ -153,10 +153,13 @@ def visible_others(signals, user):
     """{signal id: [Contact]} of the other contacts named in each flag's evidence that ``user`` may see.
 
     A contact the viewer may not see is left out without a trace: not linked, not counted.
+    Their names are shown, so the ids shown are audited.
     """
     ids = {i for signal in signals for i in _evidence_ids(signal)}
     seen = {c.id: c for c in db.session.scalars(
         permissions.visible_contacts(select(Contact).where(Contact.id.in_(ids)), user))} if ids else {}
+    if seen:
+        audit.record("signal.view", None, None, contacts=sorted(str(i) for i in seen))
     return {signal.id: [seen[i] for i in _evidence_ids(signal) if i in seen] for signal in signals}
 
 

@@ -28,7 +28,6 @@ def index():
     """Flags of the contacts the viewer may see, by status, newest first."""
     user = current_actor()
     page = signal_service.review_page(user, request.args.get("status", "open"), _page_number())
-    db.session.commit()  # the view of these contacts is audited
     return render_template("signals/index.html", page=page, others=signal_service.visible_others(page.signals, user),
                            contacts=_contacts(page.signals), labels_s=labels.resolved(),
                            logins=_logins(page.signals))
@@ -71,10 +70,8 @@ def decide(signal_id):
     try:
         signal_service.decide(signal.id, form.outcome.data, form.note.data, user)
     except signal_service.DecisionRefused as exc:
-        db.session.commit()  # keep the refusal's audit event
-        flash(str(exc), "error")
+        flash(str(exc), "error")  # the request still commits: the refusal's audit event stays
         return _back(form, contact.id), 303
-    db.session.commit()
     flash(_("The flag is confirmed: the person is on the blocklist and stays unverified.")
           if form.outcome.data == "confirm" else _("The flag is cleared."))
     return _back(form, contact.id), 303
@@ -96,7 +93,6 @@ def block(contact_id):
         except signal_service.DecisionRefused as exc:
             flash(str(exc), "error")
         else:
-            db.session.commit()
             flash(_("The contact is blocked: their details are on the blocklist."))
     return redirect(url_for("contacts.detail", contact_id=contact.id, _anchor="signals")), 303
 

@@ -143,6 +143,17 @@ def test_fifty_registrations_from_one_address_raise_ip_burst(app):
     assert all("203.0.113" not in (r.network or "") and len(r.network) == 32 for r in rows)
 
 
+def test_a_registration_in_a_burst_never_merges_silently(make_contact):
+    known = make_contact("Alesia Testova", email="alesia.testova@example.org", paths=("joint_projects",))
+    for n in range(9):
+        registration.submit(data(full_name=f"Filler Person{chr(65 + n)}", email=f"f{n}@example.org", phone=None),
+                            lambda token: "http://x/", client_address=f"203.0.113.{n + 1}")
+    db.session.commit()
+    contact, merged = register("203.0.113.200")  # the tenth form from 203.0.113.0/24 within the hour
+    assert not merged and contact.id != known.id
+    assert {p.path for p in db.session.get(Contact, known.id).paths} == {"joint_projects"}
+
+
 def test_a_few_registrations_from_one_network_are_no_burst(app):
     found = [register(f"2001:db8:1:2::{n}", full_name=f"Quiet Person{chr(65 + n)}", email=f"q{n}@example.org",
                       phone=None, messenger=None)[0] for n in range(3)]
