@@ -120,6 +120,14 @@ def register_web(app):
     register_followups(app)
     register_imports(app)
     register_ops(app)
+    register_approvals(app)
+
+
+def register_approvals(app):
+    """The two-person approvals queue (crm/services/approvals.py and its kinds)."""
+    from .approvals import views as approval_views
+
+    app.register_blueprint(approval_views.bp)
 
 
 def register_ops(app):

@@ -63,6 +63,8 @@ def detail(contact_id):
     except NotFound:
         survivor_id = merge_service.redirect_target(contact_id, current_actor())
         if survivor_id is None:
+            # Recorded whether the id exists or is hidden (the answer is the same 404 to the user).
+            audit.record("contact.view_denied", "contact", contact_id)
             raise
         return redirect(url_for("contacts.detail", contact_id=survivor_id))
     return _detail_page(contact)

@@ -15,6 +15,7 @@ MENU = (
     ("meetings.index", _l("Meetings")),
     ("triage.index", _l("Triage")),
     ("duplicates.index", _l("Duplicates")),
+    ("approvals.index", _l("Approvals")),
     ("signals.index", _l("Signals")),
     ("contacts.index", _l("Contacts")),
     ("exports.index", _l("Exports")),

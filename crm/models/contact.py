@@ -66,10 +66,11 @@ class Contact(db.Model):
     created_at = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     updated_at = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     version_id: Mapped[int] = mapped_column(Integer, nullable=False)
-    # True when the contact has paths and every one is restricted: then it is invisible
-    # without clearance. Derived from PathChoice and kept by crm.services.contacts (see
-    # refresh_visibility), so that the permission filter is a column test, not a subquery.
-    only_restricted_paths: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # True when the record is readable only with the restricted-path clearance: every path
+    # restricted, a restricted path active, or relatives at risk at home
+    # (permissions.needs_clearance). Derived data kept by crm.services.contacts
+    # (update_clearance, refresh_visibility), so the permission filter is a column test.
+    clearance_only: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     # Trust and safety (crm/services/trust.py, docs/decisions/0020-trust-and-safety.md).
     # "unverified" contacts are quarantined: only coordinators and admins see them.
     trust_level: Mapped[str] = mapped_column(String(16), nullable=False, default="met", index=True)

@@ -34,8 +34,8 @@ Index("ix_path_choice_queue", PathChoice.path, PathChoice.stage, PathChoice.cont
 # The default queue is "unassigned". ``assignee_id IS NULL`` is not an equality to the planner,
 # so ix_contact_queue cannot give that queue in created order and every page sorted the whole
 # queue (the deep pages paid most). This partial index gives it in order; the visibility flag
-# rides along, so a coordinator without clearance skips restricted-only contacts on the index
-# entry, without visiting the table.
+# (clearance_only, the whole rule in one column) rides along, so a coordinator without
+# clearance skips hidden contacts on the index entry, without visiting the table.
 _UNASSIGNED = Contact.assignee_id.is_(None)
 Index("ix_contact_queue_unassigned", Contact.status, Contact.created_at, Contact.id,
-      Contact.only_restricted_paths, postgresql_where=_UNASSIGNED, sqlite_where=_UNASSIGNED)
+      Contact.clearance_only, postgresql_where=_UNASSIGNED, sqlite_where=_UNASSIGNED)

@@ -2,8 +2,9 @@
 
 Three roles grant permissions; a separate flag, the restricted-path clearance,
 decides whether ``reserve_training`` and ``combat_service`` exist for a user at
-all. Without it those path choices, their follow-ups and every contact whose
-only paths are restricted are invisible everywhere: the query helpers below
+all. Without it those path choices, their follow-ups and every clearance-only
+contact (only restricted paths, an active restricted path, or relatives at
+risk at home: ``needs_clearance``) are invisible everywhere: the query helpers below
 filter lists, searches, counts and exports alike, and ``can`` answers the same
 for one loaded object. ``staff`` see only the contacts assigned to them.
 
@@ -95,10 +96,23 @@ def _contact_visible(user, contact):
         return False  # quarantine: only coordinators and admins see an unverified contact
     if has_clearance(user):
         return True
-    if contact.relatives_at_risk:
-        return False
-    paths = [choice.path for choice in contact.paths]
-    return not paths or any(path not in RESTRICTED_PATHS for path in paths)
+    # From the loaded rows rather than the stored flag: if the flag were ever wrong, the two
+    # would disagree in the safe direction (a listed contact whose page is a 404).
+    return not needs_clearance(((c.path, c.stage) for c in contact.paths), contact.relatives_at_risk)
+
+
+def needs_clearance(path_stages, relatives_at_risk=False):
+    """Is a contact with these (path, stage) pairs readable only with clearance?
+
+    Yes when relatives are at risk at home, when every path is restricted (a contact
+    with no path reveals nothing), or when a restricted path is ``active``: then the
+    person serves and their whole record is the most dangerous one. Stored as
+    ``Contact.clearance_only`` by crm.services.contacts (docs/decisions/0021-two-person-rule.md).
+    """
+    pairs = list(path_stages)
+    paths = {path for path, _ in pairs}
+    return (bool(relatives_at_risk) or (bool(paths) and paths <= RESTRICTED_PATHS)
+            or any(path in RESTRICTED_PATHS and stage == "active" for path, stage in pairs))
 
 
 def visible_paths(user, contact):
@@ -119,10 +133,9 @@ def contact_clause(user):
         # coordinators and admins only, even when assigned.
         clauses.append(Contact.trust_level != "unverified")
     if not has_clearance(user):
-        # Kept by crm.services.contacts whenever path choices change (refresh_visibility);
-        # relatives at risk at home make a record clearance-only too (crm.services.trust).
-        clauses.append(Contact.only_restricted_paths == false())
-        clauses.append(Contact.relatives_at_risk == false())
+        # needs_clearance(), stored: kept by crm.services.contacts whenever paths, stages or
+        # the relatives-at-risk flag change (update_clearance, refresh_visibility).
+        clauses.append(Contact.clearance_only == false())
     return and_(true(), *clauses)
 
 

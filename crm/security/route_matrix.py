@@ -55,6 +55,12 @@ ROUTE_PERMISSIONS = {
     "meetings.capture": "contacts.create",
     "triage.index": "triage.work",
     "triage.act": "triage.work",
+    # two-person approvals (crm/approvals/): the services decide who may ask and decide what
+    "approvals.index": "contacts.assign",
+    "approvals.create": "contacts.assign",
+    "approvals.approve": "contacts.assign",
+    "approvals.reject": "contacts.assign",
+    "approvals.cancel": "contacts.assign",
     # follow-ups (the services also check who may act on which follow-up)
     "followups.index": "followups.work",
     "followups.team": "followups.manage",

@@ -10,6 +10,7 @@ A *kind* is registered once, at import of the module that owns the rule, with
         apply=lambda request, decider: start_lockdown(decider),   # re-validate, then act
         describe=lambda request: _l("Emergency lockdown"),
         view_permission="users.manage",   # who sees it in the queue (and its count)
+        validate=lambda params, contact: None,   # or a message: why it cannot be done now
     )
 
 and is then requested, approved, rejected or cancelled through this module only:
@@ -24,10 +25,13 @@ The rules hold here, for every kind and every caller (views, CLI, jobs):
 - The decider is never the requester, and must pass the kind's ``can_decide``.
 - A decision is one ``UPDATE ... WHERE status = 'pending'``: of two approvers racing,
   exactly one applies; the other is told it was already decided.
-- ``apply(request, decider)`` runs inside a savepoint after that update. It must
-  re-check the state (things may have changed since the request) and raise
-  ``ServiceError`` with a clear message to refuse; the request then stays pending
-  (to be rejected or cancelled) and nothing of the apply is kept.
+- ``validate(params, contact)`` (optional) answers why the thing cannot be done
+  now (a message) or None. It runs when the request is made (refused with that
+  message) and again when it is approved, because things may have changed since.
+- ``apply(request, decider)`` runs inside a savepoint after the decision's update;
+  raising ``ServiceError`` (or ``validate`` answering a message) refuses the
+  approval with a clear message; the request then stays pending (to be rejected
+  or cancelled) and nothing of the apply is kept.
 - ``restricted`` requests (a bool, or a callable of (params, contact)) are invisible
   without the restricted-path clearance, in the queue and in its count; a request
   about a contact is visible only to users who may see that contact.
@@ -68,6 +72,7 @@ class Kind:
     describe: Callable
     view_permission: str
     restricted: object = False
+    validate: Callable | None = None
 
     def is_restricted(self, params, contact):
         return bool(self.restricted(params, contact) if callable(self.restricted) else self.restricted)
@@ -77,11 +82,11 @@ _KINDS: dict[str, Kind] = {}
 
 
 def register_kind(name, *, can_request, can_decide, apply, describe,
-                  view_permission="contacts.assign", restricted=False):
+                  view_permission="contacts.assign", restricted=False, validate=None):
     """Register (or re-register, for the same module reloaded) an approval kind."""
     if view_permission not in permissions.PERMISSIONS:
         raise ValueError(f"unknown permission {view_permission!r}")
-    _KINDS[name] = Kind(name, can_request, can_decide, apply, describe, view_permission, restricted)
+    _KINDS[name] = Kind(name, can_request, can_decide, apply, describe, view_permission, restricted, validate)
     return _KINDS[name]
 
 
@@ -139,6 +144,9 @@ def request(kind_name, user, reason, contact=None, **params):
         _refuse("approval.request_refused", None, kind_name, "not_allowed",
                 _l("You may not request this."), **where)
     reason = _check_reason(reason)
+    problem = k.validate(params, contact) if k.validate else None
+    if problem:
+        _refuse("approval.request_refused", None, kind_name, "invalid", problem, **where)
     key = subject_key(kind_name, contact_id, params)
     if db.session.scalar(select(ApprovalRequest.id).where(
             ApprovalRequest.subject_key == key, ApprovalRequest.status == "pending")):
@@ -222,7 +230,7 @@ def _decide(request_id, user, reason, status):
         with db.session.begin_nested():
             _mark(item, user, status, reason)
             if status == "approved":
-                kind(item.kind).apply(item, user)
+                _apply(item, user)
                 db.session.flush()
     except _AlreadyDecided:
         db.session.expire(item)
@@ -238,6 +246,16 @@ def _decide(request_id, user, reason, status):
                  requester=str(item.requested_by_id) if item.requested_by_id else None, **details)
     db.session.flush()
     return item
+
+
+def _apply(item, decider):
+    k = kind(item.kind)
+    if k.validate:
+        contact = db.session.get(Contact, item.contact_id) if item.contact_id else None
+        problem = k.validate(item.params, contact)
+        if problem:
+            raise ServiceError(problem)
+    k.apply(item, decider)
 
 
 class _AlreadyDecided(Exception):

@@ -3,29 +3,38 @@
 Services validate, change the models, add audit events and flush; the caller (a
 request, a CLI command or a job) commits once.
 
-``Contact.only_restricted_paths`` (every path chosen is restricted: hidden
-without clearance) is derived from the contact's PathChoice rows and the
+``Contact.clearance_only`` (the record is for users with the restricted-path
+clearance only: every path restricted, a restricted path at stage ``active``, or
+relatives at risk at home; rule in ``clearance_only``) is derived data and the
 permission filter trusts it. ``create_contact``, ``create_contacts_bulk`` and
-``move_stage`` keep it right in the same transaction. Any other code that adds,
-removes or re-parents PathChoice rows (a merge, an import, an erasure, raw SQL)
-must go through them or call ``refresh_visibility(contact_ids)`` before commit.
+``move_stage`` keep it right in the same transaction, ``update_clearance(contact)``
+does for a loaded contact whose safety flag changed. Any other code that adds,
+removes or re-parents PathChoice rows or changes stages or the flag in SQL (a
+merge, an import, raw SQL) must go through them or call
+``refresh_visibility(contact_ids)`` before commit. When a record becomes
+clearance-only, an assignment and open follow-ups held by users without
+clearance are handed back (audited), so that nothing silently vanishes.
+
+Moving a restricted path to ``screening`` or ``active`` needs an approved
+two-person request (``crm/services/vetting.py``): ``move_stage`` refuses it
+otherwise, whoever calls it.
 """
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, update
+from sqlalchemy import and_, exists, false, or_, select, update
 from sqlalchemy.orm import aliased
 
 from ..errors import NotFound, ServiceError
 from ..extensions import db
-from ..models import Contact, ContactIndex, PathChoice, StageChange
+from ..models import Contact, ContactIndex, FollowUp, PathChoice, StageChange, User
 from ..models.base import utcnow
 from ..models.bulk import insert_rows
 from ..models.contact import index_rows
 from ..models.enums import CLOSED_STAGES, CONTACT_SOURCES, PATHS, RESTRICTED_PATHS, STAGES
-from ..security import audit, normalize
+from ..security import audit, normalize, permissions
 from ..security.crypto import crypto
 from . import lookup
 
@@ -162,7 +171,7 @@ def build_contact(data, actor_id=None):
         choice = PathChoice(id=uuid.uuid4(), path=path, stage="interested")
         choice.history.append(StageChange(from_stage=None, to_stage="interested", actor_id=actor_id))
         contact.paths.append(choice)
-    contact.only_restricted_paths = only_restricted(data.paths)
+    contact.clearance_only = clearance_only((path, "interested") for path in data.paths)
     contact.trust_level = initial_trust(data.source)
     return contact
 
@@ -218,7 +227,7 @@ def _bulk_rows(datas, actor_id):
                "preferred_locale": data.preferred_locale, "consent_version": data.consent_version,
                "consent_at": now if data.consent_version else None,
                "created_at": now, "updated_at": now, "version_id": 1,
-               "only_restricted_paths": only_restricted(data.paths),
+               "clearance_only": clearance_only((path, "interested") for path in data.paths),
                "trust_level": initial_trust(data.source)}
         for column in fields:
             value = column.clean(getattr(data, column.name))
@@ -242,11 +251,31 @@ def get_contact(contact_id):
     return contact
 
 
-def move_stage(contact_id, path, to_stage, actor_id=None, by_rule=False):
+class NeedsApproval(ServiceError):
+    """A move that only an approved two-person request may make."""
+
+
+# The two-person rule (docs/decisions/0021-two-person-rule.md): a restricted path moves to
+# these stages only through an approved request (crm/services/vetting.py).
+GATED_STAGES = frozenset({"screening", "active"})
+
+
+def needs_approval(path, to_stage):
+    return path in RESTRICTED_PATHS and to_stage in GATED_STAGES
+
+
+def _approves(approval, contact_id, path, to_stage):
+    return (approval is not None and approval.kind == "restricted_stage" and approval.status == "approved"
+            and approval.contact_id == contact_id and approval.params == {"path": path, "to_stage": to_stage})
+
+
+def move_stage(contact_id, path, to_stage, actor_id=None, by_rule=False, approval=None):
     """Move one of a contact's paths to ``to_stage``: history row + audit event.
 
     Choosing a path the contact did not have yet starts it at ``to_stage``.
     Returns the StageChange (None when the path already is at that stage).
+    A restricted path goes to screening or active only with ``approval``, the
+    approved request for exactly this move (else ``NeedsApproval``).
     """
     if path not in PATHS:
         raise ValidationError({"path": f"unknown path {path!r}"})
@@ -256,6 +285,12 @@ def move_stage(contact_id, path, to_stage, actor_id=None, by_rule=False):
     if path in RESTRICTED_PATHS and contact.trust_level == "unverified" and to_stage not in BEFORE_TRUST:
         raise ServiceError(_l("A restricted path cannot move past interested while the contact is "
                               "unverified: meet them or have them vouched for first."))
+    if needs_approval(path, to_stage) and not _approves(approval, contact.id, path, to_stage):
+        from ..contacts.labels import PATHS as PATH_LABELS, STAGES as STAGE_LABELS
+
+        raise NeedsApproval(_l("Moving %(path)s to %(stage)s needs two people: a cleared coordinator "
+                               "requests it with a reason and another one approves it.",
+                               path=PATH_LABELS[path], stage=STAGE_LABELS[to_stage]))
     choice = contact.path(path)
     if choice is None:
         choice = PathChoice(id=uuid.uuid4(), path=path, stage=to_stage)
@@ -270,10 +305,11 @@ def move_stage(contact_id, path, to_stage, actor_id=None, by_rule=False):
         choice.stage = to_stage
     change = StageChange(from_stage=from_stage, to_stage=to_stage, actor_id=actor_id, by_rule=by_rule)
     choice.history.append(change)
-    contact.only_restricted_paths = only_restricted(p.path for p in contact.paths)
     contact.updated_at = utcnow()
+    update_clearance(contact)
     db.session.flush()
-    audit.record("path.stage", "contact", contact.id, path=path, from_stage=from_stage, to_stage=to_stage)
+    extra = {"approval": str(approval.id)} if approval is not None else {}
+    audit.record("path.stage", "contact", contact.id, path=path, from_stage=from_stage, to_stage=to_stage, **extra)
     return change
 
 
@@ -283,33 +319,101 @@ def only_restricted(paths):
     return bool(paths) and paths <= RESTRICTED_PATHS
 
 
+# The rule of ``Contact.clearance_only`` (one home: crm.security.permissions);
+# ``clearance_only_sql`` below states it in SQL.
+clearance_only = permissions.needs_clearance
+
+
+def update_clearance(contact):
+    """Re-derive ``contact.clearance_only`` from its loaded paths and safety flag; when it
+    becomes True, hand back what users without clearance hold. Flushes only."""
+    derived = clearance_only(((p.path, p.stage) for p in contact.paths), contact.relatives_at_risk)
+    became = derived and not contact.clearance_only
+    contact.clearance_only = derived
+    if became:
+        db.session.flush()
+        hand_back([contact.id])
+    return derived
+
+
 # Stages a restricted path may be at while its contact is unverified (quarantine).
 BEFORE_TRUST = frozenset({"interested"}) | CLOSED_STAGES
 
 REFRESH_CHUNK = 1000
 
 
-def refresh_visibility(contact_ids):
-    """Re-derive ``only_restricted_paths`` of ``contact_ids`` from their PathChoice rows, in SQL.
-
-    For code that changes path choices other than through this module (a merge
-    moving paths to the survivor, an erasure, raw SQL or COPY). Flushes first, so
-    pending ORM changes count; loaded contacts are updated too. Flushes only.
-    """
-    db.session.flush()
+def clearance_only_sql():
+    """``clearance_only`` as a SQL expression over a contact's rows (same rule)."""
     restricted = aliased(PathChoice)
     other = aliased(PathChoice)
-    derived = and_(
-        exists().where(restricted.contact_id == Contact.id, restricted.path.in_(RESTRICTED_PATHS)),
-        ~exists().where(other.contact_id == Contact.id, other.path.not_in(RESTRICTED_PATHS)),
+    active = aliased(PathChoice)
+    return or_(
+        Contact.relatives_at_risk,
+        and_(exists().where(restricted.contact_id == Contact.id, restricted.path.in_(RESTRICTED_PATHS)),
+             ~exists().where(other.contact_id == Contact.id, other.path.not_in(RESTRICTED_PATHS))),
+        exists().where(active.contact_id == Contact.id, active.path.in_(RESTRICTED_PATHS),
+                       active.stage == "active"),
     )
+
+
+def refresh_visibility(contact_ids):
+    """Re-derive ``clearance_only`` of ``contact_ids`` from their rows, in SQL; hand back.
+
+    For code that changes path choices, stages or the safety flag other than through
+    this module (a merge moving paths to the survivor, raw SQL or COPY). Flushes
+    first, so pending ORM changes count; loaded contacts are updated too. Flushes only.
+    """
+    db.session.flush()
+    derived = clearance_only_sql()
     ids = list(dict.fromkeys(contact_ids))
     for start in range(0, len(ids), REFRESH_CHUNK):
         chunk = ids[start:start + REFRESH_CHUNK]
         db.session.execute(
-            update(Contact).where(Contact.id.in_(chunk)).values(only_restricted_paths=derived)
+            update(Contact).where(Contact.id.in_(chunk)).values(clearance_only=derived)
             .execution_options(synchronize_session=False))
         for contact_id in chunk:
             loaded = db.session.identity_map.get(db.session.identity_key(Contact, contact_id))
             if loaded is not None:
-                db.session.expire(loaded, ["only_restricted_paths"])
+                db.session.expire(loaded, ["clearance_only"])
+    hand_back(ids)
+
+
+def hand_back(contact_ids):
+    """For clearance-only contacts among ``contact_ids``: an assignee without clearance
+    loses the contact (back to the triage queue) and open follow-ups held by users
+    without clearance become unassigned (the coordinators' team queue). Audited with
+    ids only. Returns (contacts, follow-ups) handed back. Flushes only."""
+    ids = list(dict.fromkeys(contact_ids))
+    uncleared = select(User.id).where(User.restricted_clearance == false())
+    contacts = followups = 0
+    for start in range(0, len(ids), REFRESH_CHUNK):
+        chunk = ids[start:start + REFRESH_CHUNK]
+        hidden = select(Contact.id).where(Contact.id.in_(chunk), Contact.clearance_only)
+        held = db.session.execute(select(Contact.id, Contact.assignee_id).where(
+            Contact.id.in_(hidden), Contact.assignee_id.in_(uncleared))).all()
+        for contact_id, previous in held:
+            db.session.execute(update(Contact).where(Contact.id == contact_id)
+                               .values(assignee_id=None, version_id=Contact.version_id + 1)
+                               .execution_options(synchronize_session=False))
+            loaded = db.session.identity_map.get(db.session.identity_key(Contact, contact_id))
+            if loaded is not None:
+                db.session.expire(loaded, ["assignee_id", "assignee", "version_id"])
+            audit.record("contact.handed_back", "contact", contact_id, previous_assignee=str(previous),
+                         reason="clearance_only")
+        contacts += len(held)
+        open_held = db.session.execute(select(FollowUp.id, FollowUp.contact_id).where(
+            FollowUp.contact_id.in_(hidden), FollowUp.status == "open",
+            FollowUp.assignee_id.in_(uncleared))).all()
+        if open_held:
+            db.session.execute(update(FollowUp).where(FollowUp.id.in_([row[0] for row in open_held]))
+                               .values(assignee_id=None).execution_options(synchronize_session="fetch"))
+            per_contact = {}
+            for followup_id, contact_id in open_held:
+                per_contact.setdefault(contact_id, []).append(str(followup_id))
+            for contact_id, handed in per_contact.items():
+                audit.record("followup.handed_back", "contact", contact_id, followups=handed,
+                             reason="clearance_only")
+        followups += len(open_held)
+    if contacts or followups:
+        db.session.flush()
+    return contacts, followups

@@ -140,7 +140,8 @@ def digest_counts(day):
     """
     start = _day_start(day)
     tomorrow, week_end = start + timedelta(days=1), start + timedelta(days=7)
-    restricted = func.coalesce(FollowUp.path, "").in_(RESTRICTED_PATHS)
+    # A restricted path, or a clearance-only contact: counted for a cleared assignee only.
+    restricted = or_(func.coalesce(FollowUp.path, "").in_(RESTRICTED_PATHS), Contact.clearance_only)
     own_contact = Contact.assignee_id == FollowUp.assignee_id
     rows = db.session.execute(
         select(FollowUp.assignee_id, restricted.label("restricted"), own_contact.label("own"),

@@ -25,7 +25,7 @@ from ..security.fields import UNREADABLE, encrypted_fields
 
 FORMAT_VERSION = 1
 # Internal bookkeeping or staff identities: not data about the person.
-_INTERNAL_COLUMNS = frozenset({"version_id", "assignee_id", "only_restricted_paths",
+_INTERNAL_COLUMNS = frozenset({"version_id", "assignee_id", "clearance_only",
                                "vouched_by_user_id", "vouched_by_contact_id"})
 
 

@@ -3,7 +3,8 @@
 Trust: ``unverified`` (self-registered or imported without a meeting: quarantined,
 only coordinators and admins see it) -> ``met`` (seen at a meeting: capture or an
 attendance) -> ``vouched`` (a cleared coordinator vouches, or records the vouch of
-an active vetted member on their behalf) -> ``vetted`` (passed screening).
+an active vetted member on their behalf) -> ``vetted`` (passed screening: only
+through an approved two-person request, ``set_vetted``, see crm/services/vetting.py).
 Trust only rises here; each change is audited with who caused it.
 
 Safety: preferred safe channel, do not email/text/call, safe times to reach
@@ -157,9 +158,32 @@ def update_safety(contact, data, user):
     if changed:
         contact.updated_at = utcnow()
         db.session.flush()
+        if "relatives_at_risk" in changed:
+            from .contacts import update_clearance
+
+            update_clearance(contact)  # clearance-only now (or no longer); hands back if it became so
         audit.record("contact.safety", "contact", contact.id, fields=changed,
                      do_not_email=data.do_not_email, relatives_at_risk=data.relatives_at_risk)
     return changed
+
+
+def set_vetted(contact, decider, approval):
+    """Raise ``contact`` to ``vetted``: only as the apply step of an approved two-person
+    request (``crm/services/vetting.py``), by ``decider``. Audited ``trust.change``."""
+    if approval is None or approval.kind != "vetting" or approval.status != "approved" \
+            or approval.contact_id != contact.id:
+        raise TrustRefused(_l("Vetting needs two people: a cleared coordinator requests it with a "
+                              "reason and another one approves it."))
+    before = contact.trust_level
+    if before == "vetted":
+        return False
+    contact.trust_level = "vetted"
+    contact.updated_at = utcnow()
+    db.session.flush()
+    audit.record("trust.change", "contact", contact.id, from_level=before, to_level="vetted",
+                 reason="approval", approval=str(approval.id), approver=str(decider.id),
+                 requester=str(approval.requested_by_id) if approval.requested_by_id else None)
+    return True
 
 
 def contact_warnings(contact, kind):

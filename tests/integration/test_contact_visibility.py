@@ -1,11 +1,13 @@
-"""``Contact.only_restricted_paths`` always says what the contact's PathChoice rows say.
+"""``Contact.clearance_only`` always says what the contact's rows say.
 
-The permission filter trusts the flag (a coordinator without clearance never sees a
-contact whose every path is restricted), so every way a path choice is written must
-keep it right in the same transaction: one-by-one and bulk (COPY) creation, a path
-added by a stage move, by capture-attach or by triage, and ``refresh_visibility``
-for code that changes path rows by other means. The oracle below derives the
-expected value from the path rows in Python, independently of the service code.
+The permission filter trusts the flag (a user without clearance never sees a contact
+whose every path is restricted, who has a restricted path at stage active, or whose
+relatives are at risk at home), so every way a path choice, a stage or the safety flag
+is written must keep it right in the same transaction: one-by-one and bulk (COPY)
+creation, a path added by a stage move, by capture-attach or by triage, an approved
+move to active, the safety form, and ``refresh_visibility`` for code that changes rows
+by other means. The oracle below derives the expected value from the rows in Python,
+independently of the service code.
 """
 import importlib.util
 import itertools
@@ -29,15 +31,21 @@ ALL_PATH_SETS = [combo for size in range(len(PATHS) + 1) for combo in itertools.
 
 
 def derived_from_paths():
-    """{contact id: expected flag}, from the path rows alone."""
-    paths = {cid: set() for cid in db.session.scalars(select(Contact.id))}
-    for contact_id, path in db.session.execute(select(PathChoice.contact_id, PathChoice.path)):
+    """{contact id: expected flag}, from the path rows and the relatives-at-risk flag alone."""
+    relatives = dict(db.session.execute(select(Contact.id, Contact.relatives_at_risk)).all())
+    paths = {cid: set() for cid in relatives}
+    active = set()
+    for contact_id, path, stage in db.session.execute(select(PathChoice.contact_id, PathChoice.path,
+                                                             PathChoice.stage)):
         paths[contact_id].add(path)
-    return {cid: bool(chosen) and chosen <= RESTRICTED_PATHS for cid, chosen in paths.items()}
+        if path in RESTRICTED_PATHS and stage == "active":
+            active.add(contact_id)
+    return {cid: bool(relatives[cid]) or cid in active or (bool(chosen) and chosen <= RESTRICTED_PATHS)
+            for cid, chosen in paths.items()}
 
 
 def stored_flags():
-    return dict(db.session.execute(select(Contact.id, Contact.only_restricted_paths)).all())
+    return dict(db.session.execute(select(Contact.id, Contact.clearance_only)).all())
 
 
 def assert_flags_right():
@@ -48,11 +56,16 @@ def assert_flags_right():
 
 
 def test_the_rule_in_words():
-    assert contact_service.only_restricted([]) is False
-    assert contact_service.only_restricted(["volunteering"]) is False
-    assert contact_service.only_restricted(["combat_service"]) is True
-    assert contact_service.only_restricted(["combat_service", "reserve_training"]) is True
-    assert contact_service.only_restricted(["combat_service", "joint_projects"]) is False
+    rule = contact_service.clearance_only
+    assert rule([]) is False
+    assert rule([("volunteering", "active")]) is False
+    assert rule([("combat_service", "interested")]) is True
+    assert rule([("combat_service", "interested"), ("reserve_training", "declined")]) is True
+    assert rule([("combat_service", "screening"), ("joint_projects", "interested")]) is False
+    assert rule([("combat_service", "active"), ("joint_projects", "interested")]) is True
+    assert rule([("reserve_training", "active"), ("volunteering", "active")]) is True
+    assert rule([], relatives_at_risk=True) is True
+    assert rule([("volunteering", "interested")], relatives_at_risk=True) is True
 
 
 def test_create_contact_sets_the_flag_for_every_set_of_paths():
@@ -87,10 +100,48 @@ def test_adding_any_path_to_any_set_keeps_the_flag_right(added):
 
 def test_a_stage_move_on_an_existing_path_leaves_the_flag(make_contact):
     hidden = make_contact(paths=("combat_service",))
-    move_stage(hidden.id, "combat_service", "screening")
+    move_stage(hidden.id, "combat_service", "contacted")
     move_stage(hidden.id, "combat_service", "declined")
     db.session.commit()
     assert assert_flags_right()[hidden.id] is True
+
+
+def _approved_move(contact, path, stage, requester, approver):
+    from crm.services import approvals, vetting
+
+    item = vetting.request_stage(contact, requester, path, stage, "screened well")
+    approvals.approve(item.id, approver, "agreed")
+    db.session.commit()
+
+
+def test_an_active_restricted_path_makes_a_mixed_contact_clearance_only(make_contact, make_user):
+    ann = make_user("ann", "coordinator", clearance=True)[0]
+    bob = make_user("bob", "coordinator", clearance=True)[0]
+    plain = make_user("plain", "coordinator")[0]
+    mixed = make_contact(paths=("combat_service", "volunteering"))
+    assert _contact_ids_seen_by(plain) == {mixed.id}
+    _approved_move(mixed, "combat_service", "screening", ann, bob)
+    assert assert_flags_right()[mixed.id] is False
+    _approved_move(db.session.get(Contact, mixed.id), "combat_service", "active", bob, ann)
+    assert assert_flags_right()[mixed.id] is True
+    assert _contact_ids_seen_by(plain) == set()
+    move_stage(mixed.id, "combat_service", "withdrawn")
+    db.session.commit()
+    assert assert_flags_right()[mixed.id] is False
+    assert _contact_ids_seen_by(plain) == {mixed.id}
+
+
+def test_the_safety_flag_sets_and_clears_the_flag(make_contact, make_user):
+    from crm.services import trust
+
+    editor = make_user("editor", "coordinator", clearance=True)[0]
+    person = make_contact(paths=("volunteering",))
+    trust.update_safety(person, trust.SafetyData(relatives_at_risk=True), editor)
+    db.session.commit()
+    assert assert_flags_right()[person.id] is True
+    trust.update_safety(db.session.get(Contact, person.id), trust.SafetyData(relatives_at_risk=False), editor)
+    db.session.commit()
+    assert assert_flags_right()[person.id] is False
 
 
 def _contact_ids_seen_by(user):
@@ -148,10 +199,22 @@ def test_refresh_visibility_repairs_changes_made_in_raw_sql(make_contact):
 
     loaded_c = db.session.get(Contact, c.id)
     contact_service.refresh_visibility([a.id, b.id, c.id, d.id, c.id])
-    assert loaded_c.only_restricted_paths is True  # an object already loaded sees the new value
+    assert loaded_c.clearance_only is True  # an object already loaded sees the new value
     db.session.commit()
     flags = assert_flags_right()
     assert (flags[a.id], flags[b.id], flags[c.id], flags[d.id]) == (False, False, True, True)
+
+
+def test_refresh_visibility_repairs_stages_and_the_safety_flag_set_in_sql(make_contact):
+    mixed = make_contact("M", paths=("reserve_training", "joint_projects"))
+    open_one = make_contact("O", paths=("volunteering",))
+    db.session.execute(update(PathChoice).where(PathChoice.contact_id == mixed.id,
+                                                PathChoice.path == "reserve_training").values(stage="active"))
+    db.session.execute(update(Contact).where(Contact.id == open_one.id).values(relatives_at_risk=True))
+    contact_service.refresh_visibility([mixed.id, open_one.id])
+    db.session.commit()
+    flags = assert_flags_right()
+    assert (flags[mixed.id], flags[open_one.id]) == (True, True)
 
 
 def test_refresh_visibility_counts_pending_orm_changes(make_contact):
@@ -166,7 +229,7 @@ def test_refresh_visibility_counts_pending_orm_changes(make_contact):
 def test_refresh_visibility_in_chunks(make_contact, monkeypatch):
     monkeypatch.setattr(contact_service, "REFRESH_CHUNK", 2)
     people = [make_contact(f"P{n}", paths=("combat_service",)) for n in range(5)]
-    db.session.execute(update(Contact).values(only_restricted_paths=False))
+    db.session.execute(update(Contact).values(clearance_only=False))
     contact_service.refresh_visibility([p.id for p in people])
     db.session.commit()
     assert set(assert_flags_right().values()) == {True}
@@ -174,18 +237,23 @@ def test_refresh_visibility_in_chunks(make_contact, monkeypatch):
 
 def test_the_migration_backfill_derives_the_same_flags():
     migration = _load_migration()
-    create_contacts_bulk([ContactData(full_name=f"Old {n}", paths=paths) for n, paths in enumerate(ALL_PATH_SETS)])
-    db.session.execute(update(Contact).values(only_restricted_paths=False))
+    ids = create_contacts_bulk([ContactData(full_name=f"Old {n}", paths=paths)
+                                for n, paths in enumerate(ALL_PATH_SETS)])
+    # Some of them active on every path, one with relatives at risk.
+    db.session.execute(update(PathChoice).where(PathChoice.contact_id.in_(ids[::3])).values(stage="active"))
+    db.session.execute(update(Contact).where(Contact.id == ids[1]).values(relatives_at_risk=True))
+    db.session.execute(update(Contact).values(clearance_only=False))
     db.session.execute(text(migration.BACKFILL))
     db.session.commit()
-    assert sum(assert_flags_right().values()) == 3
+    flags = assert_flags_right()
+    assert sum(flags.values()) > 3 and flags[ids[1]] is True
     # The migration freezes the list: it must still be the one the application uses.
     assert set(migration.RESTRICTED.strip("()").replace("'", "").split(", ")) == RESTRICTED_PATHS
 
 
 def _load_migration():
-    path = ROOT / "migrations" / "versions" / "0005_contact_visibility.py"
-    spec = importlib.util.spec_from_file_location("migration_0005_contact_visibility", path)
+    path = ROOT / "migrations" / "versions" / "0019_clearance_only.py"
+    spec = importlib.util.spec_from_file_location("migration_0019_clearance_only", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

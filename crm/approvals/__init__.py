@@ -1,0 +1,1 @@
+"""The two-person approvals queue and the request forms on the contact page."""
