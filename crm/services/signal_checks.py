@@ -23,7 +23,7 @@ from ..extensions import db
 from ..models import Contact, ImportRow, User
 from ..models.base import utcnow
 from ..models.signal import RegistrationSource
-from ..security import blind_index, network_index, normalize
+from ..security import audit, blind_index, network_index, normalize
 from ..security.crypto import crypto
 from ..security.fields import UNREADABLE
 from . import blocklist, lookup, reconcile
@@ -75,7 +75,8 @@ def purge_sources(days, now=None):
 def scan_contact(contact_id):
     """Run the per-contact checks on ``contact_id``; returns the kinds raised (a gone contact: None)."""
     contact = db.session.get(Contact, contact_id)
-    if contact is None:
+    if contact is None:  # erased or merged away since the job was queued: a clean no-op
+        audit.record("signal.scan_skipped", "contact", contact_id, reason="gone")
         return None
     raised = []
     raised += shared_contact_detail(contact)

@@ -275,7 +275,13 @@ def test_a_contact_with_a_staff_email_is_flagged(make_contact, make_user):
 
 
 def test_a_job_over_a_deleted_contact_is_a_clean_no_op(app):
-    assert signal_checks.scan_contact(uuid.uuid4()) is None
+    from crm.models import AuditEvent
+
+    gone = uuid.uuid4()
+    assert signal_checks.scan_contact(gone) is None
+    db.session.commit()
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "signal.scan_skipped")).one()
+    assert event.target_id == str(gone) and db.session.scalar(select(func.count()).select_from(Signal)) == 0
 
 
 # -- import and capture -------------------------------------------------------------------
