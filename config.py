@@ -135,11 +135,20 @@ class Config:
     MAIL_CLAIM_LEASE_SECONDS = _env_int("MAIL_CLAIM_LEASE_SECONDS", 300)
     # The reconciler re-queues pending messages older than this that have no job in Redis.
     RECONCILE_GRACE_SECONDS = _env_int("RECONCILE_GRACE_SECONDS", 120)
+    # Retention by stage (docs/decisions/0024-retention.md): days without activity after which a
+    # contact whose every path is declined (or who is not a fit), whose every path is withdrawn,
+    # or who stayed interested is archived (0 turns that rule off); archived contacts are erased
+    # RETENTION_GRACE_DAYS later. The daily job works in batches of RETENTION_BATCH.
+    RETENTION_DECLINED_DAYS = _env_int("RETENTION_DECLINED_DAYS", 365)
+    RETENTION_WITHDRAWN_DAYS = _env_int("RETENTION_WITHDRAWN_DAYS", 365)
+    RETENTION_STALE_DAYS = _env_int("RETENTION_STALE_DAYS", 730)
+    RETENTION_GRACE_DAYS = _env_int("RETENTION_GRACE_DAYS", 90)
+    RETENTION_BATCH = _env_int("RETENTION_BATCH", 200)
 
     @classmethod
     def problems(cls):
         """Return what must be fixed before this configuration may start."""
-        return []
+        return retention_problems(cls)
 
 
 class DevelopmentConfig(Config):
@@ -164,7 +173,7 @@ class ProductionConfig(Config):
 
     @classmethod
     def problems(cls):
-        problems = []
+        problems = retention_problems(cls)
         if cls.SECRET_KEY in ("", DEV_SECRET_KEY) or len(cls.SECRET_KEY) < 32:
             problems.append("set SECRET_KEY to a random value of at least 32 characters")
         if not os.environ.get("DATABASE_URL"):
@@ -176,6 +185,18 @@ class ProductionConfig(Config):
                 "set MUSTER_KEYRING or MUSTER_KEYRING_FILE (generate one with `flask crm keys generate`)"
             )
         return problems
+
+
+def retention_problems(cls):
+    """Retention periods must be whole days: a rule may be off (0), the grace and batch may not."""
+    problems = []
+    for name in ("RETENTION_DECLINED_DAYS", "RETENTION_WITHDRAWN_DAYS", "RETENTION_STALE_DAYS"):
+        if getattr(cls, name) < 0:
+            problems.append(f"set {name} to 0 (rule off) or a number of days")
+    for name in ("RETENTION_GRACE_DAYS", "RETENTION_BATCH"):
+        if getattr(cls, name) < 1:
+            problems.append(f"set {name} to at least 1")
+    return problems
 
 
 CONFIGS = {

@@ -154,8 +154,10 @@ def register_public(app):
 def register_rights(app):
     from .rights import admin as _rights_admin  # noqa: F401  (adds the admin action to the blueprint)
     from .rights import views as rights_views
+    from .retention import views as retention_views
 
     app.register_blueprint(rights_views.bp)
+    app.register_blueprint(retention_views.bp)  # retention ends in erasure: the same admins
 
 
 def register_workspace(app):

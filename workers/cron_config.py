@@ -29,3 +29,5 @@ cron.register(periodic.purge_pending_registrations, "maintenance", interval=3600
 cron.register(periodic.resume_imports, "maintenance", interval=300)
 # Candidate duplicate pairs (a self-join of the blind indexes) for the duplicates page.
 cron.register(periodic.refresh_duplicate_candidates, "maintenance", interval=3600, job_timeout=3600)
+# Retention by stage: archive declined, withdrawn and stale contacts, erase them after the grace.
+cron.register(periodic.apply_retention, "maintenance", cron="30 3 * * *", job_timeout=3600)

@@ -130,3 +130,25 @@ def refresh_duplicate_candidates():
 
     with job_context():
         return {"pairs": duplicates.refresh_candidates()}
+
+
+def apply_retention():
+    """Retention by stage: archive what is due, erase what has served its grace (batched, resumable)."""
+    from rq import get_current_job
+
+    from crm.redis_conn import get_redis
+    from crm.services import erasure_redis, retention
+
+    job = get_current_job()
+    if job is not None:
+        job.result_ttl = 0  # nothing about erased people stays in Redis, not even counts
+    with job_context() as app:
+        redis = get_redis(app)
+
+        def forget_redis(results):
+            tokens = [token for result in results for token in result["tokens"]]
+            related = set().union(*(result["related_ids"] for result in results))
+            erasure_redis.forget_rate_limits(redis, tokens, app.config["RATELIMIT_KEY_PREFIX"])
+            erasure_redis.forget_jobs(redis, related, keep_job_id=job.id if job else None)
+
+        return retention.run(app.config, forget_redis=forget_redis)

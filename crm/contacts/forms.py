@@ -1,12 +1,12 @@
 """Forms of the contact pages, and the helper that puts service errors next to fields."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import Optional
 
 from ..models.enums import STAGES
 from ..services.contact_edit import LOCALES
-from .labels import options
+from .labels import CHANNELS, options
 
 
 def attach_errors(form, errors, fallback):
@@ -50,3 +50,22 @@ class StageForm(FlaskForm):
 
 class NoteForm(FlaskForm):
     body = TextAreaField(_l("Add a note"))
+
+class SafetyForm(FlaskForm):
+    """The safety fields (decision 0020), plus what the user saw (version and fingerprints)."""
+
+    safe_channel = SelectField(_l("Preferred safe channel"), choices=options([("", "—"), *CHANNELS.items()]),
+                               validate_choice=False)  # the service says what is wrong, translated
+    do_not_email = BooleanField(_l("Do not email"))
+    do_not_text = BooleanField(_l("Do not text"))
+    do_not_call = BooleanField(_l("Do not call"))
+    safe_times = TextAreaField(_l("Safe times to reach"))
+    relatives_at_risk = BooleanField(_l("Relatives at risk at home"))
+    version_id = IntegerField(widget=HiddenField.widget)
+    seen = HiddenField()
+
+
+class MemberSearchForm(FlaskForm):
+    """Find the active, vetted member whose vouch is being recorded."""
+
+    q = StringField(_l("Member's name, email or phone"))

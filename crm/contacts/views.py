@@ -70,10 +70,11 @@ def detail(contact_id):
     return _detail_page(contact)
 
 
-def _detail_page(contact, note_form=None, status=200):
+def _detail_page(contact, note_form=None, status=200, **panel):
+    """The contact page; ``panel`` holds the trust-and-safety panel's forms (see ``safety``)."""
     view = contact_page.build(contact, current_actor())
     return render_template("contacts/detail.html", view=view, notes=contact_notes.notes_of(contact),
-                           followup_panel=contact_panel(contact),
+                           followup_panel=contact_panel(contact), **safety.page_context(contact, **panel),
                            stage_form=StageForm(formdata=None), note_form=note_form or NoteForm(formdata=None)), status
 
 
@@ -169,3 +170,5 @@ def add_note(contact_id):
             flash(_("Note added."))
             return redirect(url_for("contacts.detail", contact_id=contact.id) + "#notes")
     return _detail_page(contact, note_form=form, status=400)
+
+from . import safety  # noqa: E402  (adds the trust-and-safety actions to this blueprint)

@@ -24,6 +24,7 @@ MENU = (
     ("reports.index", _l("Reports")),
     ("admin.users", _l("Users")),
     ("admin.audit", _l("Audit log")),
+    ("retention.index", _l("Retention")),
     ("ops.jobs", _l("Jobs")),
     ("ops.mail", _l("Mail")),
 )

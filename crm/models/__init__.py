@@ -13,6 +13,7 @@ from .merge import ContactMerge, DuplicateDismissal
 from .note import ContactNote
 from .outbox import Outbox
 from .registration import PendingRegistration
+from .retention import RetentionHold
 from .rights import ErasureCounter, ErasureRequest, RightsLink, RightsRequest
 from .session import UserSession
 from .signal import BlockEntry, BlockToken, RegistrationSource, Signal
@@ -32,8 +33,11 @@ ENCRYPTED_MODELS = ENCRYPTED_MODELS + (ContactMerge, Export)
 ENCRYPTED_MODELS = ENCRYPTED_MODELS + (ApprovalRequest,)
 # A signal's decision note and a block entry's note are encrypted (decision 0022).
 ENCRYPTED_MODELS = ENCRYPTED_MODELS + (Signal, BlockEntry)
+# An admin's retention hold keeps its reason encrypted.
+ENCRYPTED_MODELS = ENCRYPTED_MODELS + (RetentionHold,)
 
 __all__ = [
+    "RetentionHold",
     "BlockEntry", "BlockToken", "RegistrationSource", "Signal",
     "ApprovalRequest",
     "ErasureCounter", "ErasureRequest", "RightsLink", "RightsRequest",

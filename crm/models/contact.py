@@ -18,7 +18,15 @@ from ..security import blind_index
 from ..security.crypto import crypto
 from ..security.fields import Encrypted, ciphertext_column
 from .base import BigIntPK, one_of, utcnow, uuid_pk
-from .enums import CONTACT_SOURCES, CONTACT_STATUSES, PATHS, SAFE_CHANNELS, STAGES, TRUST_LEVELS
+from .enums import (
+    CONTACT_SOURCES,
+    CONTACT_STATUSES,
+    PATHS,
+    RETENTION_REASONS,
+    SAFE_CHANNELS,
+    STAGES,
+    TRUST_LEVELS,
+)
 
 
 class Contact(db.Model):
@@ -28,6 +36,7 @@ class Contact(db.Model):
         one_of("status", CONTACT_STATUSES, "status"),
         one_of("trust_level", TRUST_LEVELS, "trust_level"),
         one_of("safe_channel", SAFE_CHANNELS, "safe_channel"),
+        one_of("archive_reason", RETENTION_REASONS, "archive_reason"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -84,6 +93,11 @@ class Contact(db.Model):
     do_not_call: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     # Relatives at risk at home: the record is readable only with clearance (see permissions).
     relatives_at_risk: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Retention by stage (crm/services/retention.py, docs/decisions/0024-retention.md): an
+    # archived contact is hidden from every list and page (permissions.contact_clause) until
+    # the retention job erases it; ``archive_reason`` is the rule that archived it.
+    archived_at = mapped_column(DateTime(timezone=True), index=True)
+    archive_reason: Mapped[str | None] = mapped_column(String(16))
 
     __mapper_args__ = {"version_id_col": version_id}
 

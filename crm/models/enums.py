@@ -16,6 +16,8 @@ ROLES = ("admin", "coordinator", "staff")
 # How far we trust that a contact is who they say (docs/decisions/0020-trust-and-safety.md).
 TRUST_LEVELS = ("unverified", "met", "vouched", "vetted")
 SAFE_CHANNELS = ("signal", "telegram", "phone", "email", "in_person_only")
+# Why the retention job archived a contact (docs/decisions/0024-retention.md).
+RETENTION_REASONS = ("declined", "withdrawn", "stale")
 
 FOLLOWUP_KINDS = ("call", "message", "meeting", "interview", "vetting", "training_intake", "send_information")
 FOLLOWUP_STATUSES = ("open", "done", "cancelled")

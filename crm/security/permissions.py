@@ -90,6 +90,8 @@ def _path_allowed(user, path):
 def _contact_visible(user, contact):
     if contact is None or not _granted(user, "contacts.view"):
         return False
+    if contact.archived_at is not None:
+        return False  # archived by retention: only the retention page lists it
     if not _granted(user, "contacts.view_all") and contact.assignee_id != user.id:
         return False
     if contact.trust_level == "unverified" and not _granted(user, "contacts.view_all"):
@@ -122,11 +124,15 @@ def visible_paths(user, contact):
 
 # --- query helpers: add the same rules to a SELECT --------------------------------
 
-def contact_clause(user):
-    """A WHERE clause on ``Contact`` keeping the rows ``user`` may see."""
+def contact_clause(user, include_archived=False):
+    """A WHERE clause on ``Contact`` keeping the rows ``user`` may see.
+
+    Contacts archived by retention are hidden from everyone; only the retention page
+    (crm/services/retention.py) passes ``include_archived``.
+    """
     if not _granted(user, "contacts.view"):
         return false()
-    clauses = []
+    clauses = [] if include_archived else [Contact.archived_at.is_(None)]
     if not _granted(user, "contacts.view_all"):
         clauses.append(Contact.assignee_id == user.id)
         # Quarantine (docs/decisions/0020-trust-and-safety.md): unverified contacts are for

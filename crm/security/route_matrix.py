@@ -48,6 +48,9 @@ ROUTE_PERMISSIONS = {
     "contacts.edit": "contacts.edit",
     "contacts.stage": "contacts.edit",
     "contacts.add_note": "contacts.edit",
+    "contacts.safety": "contacts.edit",
+    "contacts.vouch": "contacts.assign",  # the service also asks for clearance or a vetted member
+    "contacts.vouch_members": "contacts.assign",
     "meetings.index": "meetings.view",
     "meetings.detail": "meetings.view",
     "meetings.new": "meetings.manage",
@@ -114,6 +117,11 @@ ROUTE_PERMISSIONS = {
     "rights.erase": PUBLIC,
     "rights.leave": PUBLIC,
     "rights.admin_erase": "contacts.erase",
+    # retention by stage (crm/retention/): the forecast, holds and restores, for admins
+    "retention.index": "contacts.erase",
+    "retention.hold": "contacts.erase",
+    "retention.release": "contacts.erase",
+    "retention.restore": "contacts.erase",
     # admin operations: jobs, mail outbox, mail templates
     "ops.jobs": "jobs.view",
     "ops.job_retry": "jobs.view",

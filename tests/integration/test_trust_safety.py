@@ -254,7 +254,8 @@ def test_contact_page_shows_trust_and_safety(make_contact, signed_in):
     page = coordinator.get(f"/contacts/{contact.id}").get_data(as_text=True)
     for text in ("Unverified", "Do not email", "In person only", "after 9 pm"):
         assert text in page
-    assert "Do not call" not in page
+    assert '<span class="badge warn">Do not email</span>' in page  # next to the address
+    assert '<span class="badge warn">Do not call</span>' not in page  # the form still offers the box
 
 
 def test_lists_show_trust_and_safety_badges(make_contact, signed_in):

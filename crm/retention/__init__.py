@@ -1,0 +1,1 @@
+"""The retention admin page: what will be archived and erased, holds and restores."""
