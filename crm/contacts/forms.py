@@ -51,6 +51,7 @@ class StageForm(FlaskForm):
 class NoteForm(FlaskForm):
     body = TextAreaField(_l("Add a note"))
 
+
 class SafetyForm(FlaskForm):
     """The safety fields (decision 0020), plus what the user saw (version and fingerprints)."""
 

@@ -171,4 +171,5 @@ def add_note(contact_id):
             return redirect(url_for("contacts.detail", contact_id=contact.id) + "#notes")
     return _detail_page(contact, note_form=form, status=400)
 
+
 from . import safety  # noqa: E402  (adds the trust-and-safety actions to this blueprint)

@@ -180,3 +180,16 @@ def test_meeting_attendees_show_the_trust_level(make_contact, signed_in):
     page = coordinator.get(f"/meetings/{meeting.id}").get_data(as_text=True)
     row = page[page.index("Nina Obecna"):][:300]
     assert 'class="badge trust-unverified">Unverified' in row
+
+
+def test_duplicate_pairs_show_the_trust_level(make_contact, signed_in):
+    from crm.services import duplicates
+
+    coordinator = signed_in("coordinator")
+    make_contact("Zuzanna Podwójna", email="zuza@example.org", source="self")
+    make_contact("Zuzanna Podwójna", email="zuza@example.org")
+    duplicates.refresh_candidates()
+    db.session.commit()
+    page = coordinator.get("/duplicates/").get_data(as_text=True)
+    assert 'class="badge trust-unverified">Unverified' in page
+    assert 'class="badge trust-met">Met in person' in page
