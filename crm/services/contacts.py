@@ -301,7 +301,7 @@ def move_stage(contact_id, path, to_stage, actor_id=None, by_rule=False, approva
     else:
         from_stage = choice.stage
         if from_stage in CLOSED_STAGES and to_stage != "interested":
-            raise ServiceError(f"a {from_stage} path can only be reopened as interested")
+            raise ServiceError(_l("A declined or withdrawn path can only be reopened as interested."))
         choice.stage = to_stage
     change = StageChange(from_stage=from_stage, to_stage=to_stage, actor_id=actor_id, by_rule=by_rule)
     choice.history.append(change)

@@ -15,6 +15,7 @@ examined for the page shown are decrypted, and the ids shown are audited.
 import uuid
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     and_, bindparam, case, delete, exists, func, insert, literal, or_, select, tuple_, union_all, update,
 )
@@ -61,7 +62,7 @@ class PairPage:
 def _ordered(a, b):
     a, b = uuid.UUID(str(a)), uuid.UUID(str(b))
     if a == b:
-        raise ServiceError("a contact cannot be its own duplicate")
+        raise ServiceError(_l("a contact cannot be its own duplicate"))
     return (a, b) if a < b else (b, a)
 
 
@@ -242,7 +243,7 @@ def pair_page(user, cursor=None, per_page=PAGE_SIZE, scan_cap=SCAN_CAP):
     until the page is full. ``next_cursor`` continues after the last one examined.
     """
     if not permissions.can(user, "triage.work"):
-        raise ServiceError("you may not review duplicates")
+        raise ServiceError(_l("you may not review duplicates"))
     statement = pairs_statement(user)
     after = parse_cursor(cursor) if isinstance(cursor, str) else cursor
     if after is not None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..errors import NotFound, ServiceError
@@ -80,7 +81,7 @@ def filters_from_json(data):
 
 def _require(user, permission):
     if not permissions.can(user, permission):
-        raise ServiceError("you may not do this")
+        raise ServiceError(_l("you may not do this"))
 
 
 def count_matching(filters, user):
@@ -101,27 +102,28 @@ def request_export(export_request, user):
     errors = dict(check_filters(export_request.filters, user))
     columns = tuple(dict.fromkeys(export_request.columns))
     if not columns:
-        errors["columns"] = "choose at least one column"
+        errors["columns"] = _l("choose at least one column")
     elif set(columns) - set(export_file.COLUMNS):
-        errors["columns"] = "unknown column"
+        errors["columns"] = _l("unknown column")
     if export_request.format not in EXPORT_FORMATS:
-        errors["format"] = "choose CSV or XLSX"
+        errors["format"] = _l("choose CSV or XLSX")
     reason = (export_request.reason or "").strip() or None
     if reason and len(reason) > REASON_MAX:
-        errors["reason"] = f"is too long (at most {REASON_MAX} characters)"
+        errors["reason"] = _l("is too long (at most %(num)d characters)", num=REASON_MAX)
     if errors:
         raise ValidationError(errors)
     count = count_matching(export_request.filters, user)
     if count == 0:
-        raise ValidationError({"status": "these filters select nobody"})
+        raise ValidationError({"status": _l("these filters select nobody")})
     limit = _config("EXPORT_MAX_ROWS", 50_000)
     if count > limit:
-        raise ValidationError({"status": f"these filters select {count} people; at most {limit} per export"})
+        raise ValidationError({"status": _l("these filters select %(count)d people; at most %(limit)d per export",
+                                        count=count, limit=limit)})
     needs_approval = count > threshold()
     if needs_approval and not reason:
-        raise ValidationError({"reason": f"is required for more than {threshold()} people"})
+        raise ValidationError({"reason": _l("is required for more than %(num)d people", num=threshold())})
     if requests_today(user) >= _config("EXPORT_DAILY_CAP", 10):
-        raise ValidationError({"status": "you reached today's number of exports; ask an admin"})
+        raise ValidationError({"status": _l("you reached today's number of exports; ask an admin")})
     export = Export(requested_by_id=user.id, status="pending_approval" if needs_approval else "queued",
                     format=export_request.format, filters=filters_to_json(export_request.filters),
                     columns=list(columns), with_clearance=permissions.has_clearance(user),
@@ -154,11 +156,11 @@ def decide(export_id, user, approve):
     """Approve (queue the build) or refuse a waiting export; never one's own."""
     export = load_export(export_id, user, "exports.approve")
     if export.requested_by_id == user.id:
-        raise ServiceError("a second admin must approve an export: you requested this one")
+        raise ServiceError(_l("a second admin must approve an export: you requested this one"))
     if export.status != "pending_approval":
-        raise ServiceError("this export is not waiting for approval")
+        raise ServiceError(_l("this export is not waiting for approval"))
     if export.with_clearance and not permissions.has_clearance(user):
-        raise ServiceError("this export may include restricted paths: an admin with clearance must decide")
+        raise ServiceError(_l("this export may include restricted paths: an admin with clearance must decide"))
     export.status = "queued" if approve else "refused"
     export.approved_by_id = user.id
     export.decided_at = utcnow()
@@ -246,7 +248,7 @@ def take_download(export_id, user, now=None):
         raise NotFound("not found")  # only the requester downloads, an approver included
     refresh_status(export, now)
     if export.status != "ready" or export.file_id is None:
-        raise ServiceError("this export cannot be downloaded (already downloaded, expired or not ready)")
+        raise ServiceError(_l("this export cannot be downloaded (already downloaded, expired or not ready)"))
     stream = files.open_stored(export.file_id)  # open before the delete: the descriptor outlives the unlink
     files.delete(export.file_id)
     export.file_id = None
@@ -282,7 +284,7 @@ def trace(data, user=None):
     try:
         result = export_canary.trace_file(data)
     except Exception as exc:  # openpyxl and zipfile raise many kinds on a damaged file
-        raise ServiceError("this is not a readable CSV or XLSX file") from exc
+        raise ServiceError(_l("this is not a readable CSV or XLSX file")) from exc
     audit.record("export.trace", "export", None, cells=result.cells,
                  found=[str(e.id) for e in result.exports])
     return result

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import get_translations
+from flask_babel import lazy_gettext as _l
 from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
@@ -36,7 +37,7 @@ class TemplateError(ValueError):
     """An edit that cannot be saved; ``errors`` maps a part to its message."""
 
     def __init__(self, errors):
-        super().__init__("; ".join(errors.values()))
+        super().__init__("; ".join(str(message) for message in errors.values()))
         self.errors = errors
 
 
@@ -120,13 +121,13 @@ def validate(template, parts):
         try:
             used = meta.find_undeclared_variables(env.parse(source))
         except TemplateSyntaxError as exc:
-            errors[part] = f"line {exc.lineno}: {exc.message}"
+            errors[part] = _l("line %(line)d: %(problem)s", line=exc.lineno or 0, problem=exc.message)
             continue
         unknown = sorted(used - allowed - set(env.globals))
         if unknown:
-            errors[part] = "unknown variables: " + ", ".join(unknown)
+            errors[part] = _l("unknown variables: %(names)s", names=", ".join(unknown))
     if parts.get("subject") and "\n" in parts["subject"].strip():
-        errors["subject"] = "the subject is one line"
+        errors["subject"] = _l("the subject is one line")
     if errors:
         raise TemplateError(errors)
 
@@ -179,7 +180,8 @@ def preview(template, locale, parts):
                 else:
                     rendered[part] = None
             except Exception as exc:  # noqa: BLE001 - any render error is the edit's fault: say so
-                raise TemplateError({part: f"cannot be rendered ({type(exc).__name__}: {exc})"[:300]}) from None
+                raise TemplateError({part: _l("cannot be rendered (%(problem)s)",
+                                               problem=f"{type(exc).__name__}: {exc}"[:280])}) from None
     html = rendered["html"] if rendered["html"] is not None else text_as_html(rendered["text"] or "")
     return Preview(one_line(rendered["subject"] or ""), rendered["text"] or "", html)
 
@@ -187,7 +189,7 @@ def preview(template, locale, parts):
 def save_version(template, locale, parts, actor_id):
     """Store an edit as the next version (after ``validate``); empty parts mean the file's."""
     if template not in known_templates():
-        raise TemplateError({"template": "unknown template"})
+        raise TemplateError({"template": _l("unknown template")})
     validate(template, parts)
     preview(template, locale, parts)  # renders with sample data, or raises TemplateError
     latest = db.session.scalar(select(func.max(MailTemplate.version)).where(
@@ -208,6 +210,6 @@ def revert(template, locale, version, actor_id):
     old = db.session.scalar(select(MailTemplate).where(
         MailTemplate.template == template, MailTemplate.locale == locale, MailTemplate.version == version))
     if old is None:
-        raise TemplateError({"version": "no such version"})
+        raise TemplateError({"version": _l("no such version")})
     return save_version(template, locale, {"subject": old.subject, "text": old.text, "html": old.html},
                         actor_id)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -101,7 +102,7 @@ def _meta(contact):
 def _check_readable(*contacts):
     for contact in contacts:
         if any(getattr(contact, name) is UNREADABLE for name in MERGE_FIELDS):
-            raise ServiceError("a value of one of these contacts cannot be decrypted; fix it first")
+            raise ServiceError(_l("a value of one of these contacts cannot be decrypted; fix it first"))
 
 
 def _merged_meta(survivor, merged):
@@ -153,8 +154,8 @@ def _repoint_other_rows(from_id, to_id, only_keys=None):
                     db.session.execute(update(table).where(*[k == v for k, v in zip(keys, row)]).values(
                         {column.name: to_id}))
             except IntegrityError:
-                raise ServiceError("both contacts have a record that can exist only once per person "
-                                   f"({table.name}); resolve that first") from None
+                raise ServiceError(_l("both contacts have a record that can exist only once per person "
+                                      "(%(table)s); resolve that first", table=table.name)) from None
             moved.append((table.name, column.name, key))
     return moved
 
@@ -163,12 +164,12 @@ def merge(request, user):
     """Merge ``request.merged_id`` into ``request.survivor_id``; returns the ContactMerge row."""
     survivor, merged = load_pair(request.survivor_id, request.merged_id, user)
     if survivor.version_id != request.survivor_version or merged.version_id != request.merged_version:
-        raise MergeConflict("one of these contacts was changed by someone else since this page was "
-                            "shown; check the values again")
+        raise MergeConflict(_l("one of these contacts was changed by someone else since this page was "
+                               "shown; check the values again"))
     _check_readable(survivor, merged)
     unknown = set(request.take_from_merged) - set(MERGE_FIELDS)
     if unknown:
-        raise ServiceError(f"unknown field {sorted(unknown)[0]!r}")
+        raise ServiceError(_l("unknown field %(name)r", name=sorted(unknown)[0]))
 
     before = {name: getattr(survivor, name) for name in MERGE_FIELDS}
     after = {name: getattr(merged if name in request.take_from_merged else survivor, name)
@@ -290,13 +291,13 @@ def undoable(record, now=None):
     now = now or utcnow()
     until = record.undo_until if record.undo_until.tzinfo else record.undo_until.replace(tzinfo=UTC)
     if record.undone_at is not None:
-        return "this merge was already undone"
+        return _l("this merge was already undone")
     if now > until or record.snapshot is None:
-        return "the time to undo this merge is over"
+        return _l("the time to undo this merge is over")
     if db.session.get(Contact, record.survivor_id) is None:
-        return "the kept contact was merged again since: undo that merge first"
+        return _l("the kept contact was merged again since: undo that merge first")
     if db.session.get(Contact, record.merged_id) is not None:
-        return "the merged contact exists again"
+        return _l("the merged contact exists again")
     return None
 
 
