@@ -80,6 +80,23 @@ class Config:
     # Per-account lockout: this many failed passwords or codes in a row lock the account.
     LOCKOUT_THRESHOLD = _env_int("LOCKOUT_THRESHOLD", 5)
     LOCKOUT_MINUTES = _env_int("LOCKOUT_MINUTES", 15)
+    # The access watch (docs/decisions/0023-access-alerts-and-lockdown.md): defaults of the
+    # thresholds admins edit at /admin/access/settings (the stored values win once saved).
+    ACCESS_DETECTION = os.environ.get("ACCESS_DETECTION", "true").lower() not in ("0", "false", "no")
+    ACCESS_READS_WINDOW_MINUTES = _env_int("ACCESS_READS_WINDOW_MINUTES", 10)
+    ACCESS_READS_ALERT = _env_int("ACCESS_READS_ALERT", 60)
+    ACCESS_READS_SUSPEND = _env_int("ACCESS_READS_SUSPEND", 150)
+    ACCESS_SCOPE_WINDOW_MINUTES = _env_int("ACCESS_SCOPE_WINDOW_MINUTES", 60)
+    ACCESS_SCOPE_MIN_OPENS = _env_int("ACCESS_SCOPE_MIN_OPENS", 20)
+    ACCESS_SCOPE_ALERT_PERCENT = _env_int("ACCESS_SCOPE_ALERT_PERCENT", 60)
+    ACCESS_SCOPE_SUSPEND_PERCENT = _env_int("ACCESS_SCOPE_SUSPEND_PERCENT", 0)
+    ACCESS_DENIED_WINDOW_MINUTES = _env_int("ACCESS_DENIED_WINDOW_MINUTES", 10)
+    ACCESS_DENIED_ALERT = _env_int("ACCESS_DENIED_ALERT", 15)
+    ACCESS_DENIED_SUSPEND = _env_int("ACCESS_DENIED_SUSPEND", 40)
+    # One alert mail to admins per burst: no second mail within this many minutes.
+    ACCESS_ALERT_MAIL_QUIET_MINUTES = _env_int("ACCESS_ALERT_MAIL_QUIET_MINUTES", 30)
+    # How long a process trusts its cached "is a lockdown in force?" answer.
+    LOCKDOWN_CACHE_SECONDS = _env_int("LOCKDOWN_CACHE_SECONDS", 5)
     PASSWORD_MIN_LENGTH = 12
     PASSWORD_MIN_SCORE = 3  # zxcvbn score 0..4
     # Per-IP limits (Flask-Limiter, kept in the app's Redis so they hold across processes).

@@ -121,6 +121,14 @@ def register_web(app):
     register_imports(app)
     register_ops(app)
     register_approvals(app)
+    register_access(app)
+
+
+def register_access(app):
+    """Access alerts, their thresholds and the emergency lockdown (admins)."""
+    from .access import views as access_views
+
+    access_views.init_app(app)
 
 
 def register_approvals(app):

@@ -91,6 +91,9 @@ def app(backend_urls, instance_dir, keyring_file):
         "MUSTER_KEYRING_FILE": str(keyring_file),
         "WTF_CSRF_ENABLED": True,
         "SERVER_NAME": "muster.test",
+        # The access watch would count the route walk's refusals as probing and suspend its
+        # personas: tests/integration/test_access_watch.py turns it on where it is tested.
+        "ACCESS_DETECTION": False,
     })
     from tests.auth_helpers import FreshContextClient
 

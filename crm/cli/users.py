@@ -80,6 +80,17 @@ def unlock(login):
     click.echo(f"Unlocked {user.login!r}.")
 
 
+@group.command("reinstate")
+@_login_option
+@operator_command
+def reinstate(login):
+    """End a suspension by the access watch (docs/decisions/0023-access-alerts-and-lockdown.md)."""
+    from ..services import access_alerts
+
+    user = access_alerts.reinstate(auth_service.user_by_login(login).id, None)
+    click.echo(f"Reinstated {user.login!r}.")
+
+
 @group.command("end-sessions")
 @_login_option
 @operator_command

@@ -25,6 +25,7 @@ MENU = (
     ("admin.users", _l("Users")),
     ("admin.audit", _l("Audit log")),
     ("retention.index", _l("Retention")),
+    ("access.alerts", _l("Alerts")),
     ("ops.jobs", _l("Jobs")),
     ("ops.mail", _l("Mail")),
 )

@@ -1,5 +1,6 @@
 """All models, so that `from crm.models import Contact` works and Alembic sees every table."""
 from .approval import ApprovalRequest
+from .access import AccessAlert, AccessSettings, Lockdown
 from .audit import AuditEvent
 from .contact import Contact, ContactIndex, PathChoice, StageChange
 from .followup import FollowUp
@@ -31,14 +32,17 @@ ENCRYPTED_MODELS = ENCRYPTED_MODELS + (PendingRegistration,)
 ENCRYPTED_MODELS = ENCRYPTED_MODELS + (ContactMerge, Export)
 # A two-person approval request holds its reasons encrypted.
 ENCRYPTED_MODELS = ENCRYPTED_MODELS + (ApprovalRequest,)
-# A signal's decision note and a block entry's note are encrypted (decision 0022).
-ENCRYPTED_MODELS = ENCRYPTED_MODELS + (Signal, BlockEntry)
 # An admin's retention hold keeps its reason encrypted.
 ENCRYPTED_MODELS = ENCRYPTED_MODELS + (RetentionHold,)
+# An access alert's review note and a lockdown's lift reason are encrypted.
+ENCRYPTED_MODELS = ENCRYPTED_MODELS + (AccessAlert, Lockdown)
+# A signal's decision note and a block entry's note are encrypted (decision 0022).
+ENCRYPTED_MODELS = ENCRYPTED_MODELS + (Signal, BlockEntry)
 
 __all__ = [
-    "RetentionHold",
     "BlockEntry", "BlockToken", "RegistrationSource", "Signal",
+    "AccessAlert", "AccessSettings", "Lockdown",
+    "RetentionHold",
     "ApprovalRequest",
     "ErasureCounter", "ErasureRequest", "RightsLink", "RightsRequest",
     "AuditEvent", "Attendance", "Contact", "ContactIndex", "ContactNote", "ContactTriage", "ENCRYPTED_MODELS",

@@ -39,6 +39,8 @@ class User(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until = mapped_column(DateTime(timezone=True))
+    # Suspended by the access watch (crm/services/access_alerts.py) until an admin reinstates.
+    suspended_at = mapped_column(DateTime(timezone=True))
     created_at = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at = mapped_column(DateTime(timezone=True))
 

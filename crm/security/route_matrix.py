@@ -108,6 +108,15 @@ ROUTE_PERMISSIONS = {
     "admin.user_reset_totp": "users.manage",
     "admin.user_end_sessions": "users.manage",
     "admin.audit": "audit.view",
+    # access alerts, thresholds, reinstatement and the emergency lockdown (crm/access/)
+    "access.alerts": "users.manage",
+    "access.review": "users.manage",
+    "access.reinstate": "users.manage",
+    "access.settings": "users.manage",
+    "access.lockdown_page": "users.manage",
+    "access.lockdown_request": "users.manage",
+    "access.lockdown_approve": "users.manage",
+    "access.lockdown_lift": "users.manage",
     # people's own data rights (crm/rights/): the link in the mail is their only key
     "rights.ask": PUBLIC,
     "rights.link": PUBLIC,

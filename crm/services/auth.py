@@ -92,6 +92,12 @@ def check_password(login, password):
         verify_password(_dummy_hash(), password)
         audit.record("auth.login.failed", "user", user.id, reason="locked")
         return None
+    refused = _refusal(user)
+    if refused:
+        # Suspended (access alerts) or a non-admin during a lockdown: the same neutral answer.
+        verify_password(_dummy_hash(), password)
+        audit.record("auth.login.failed", "user", user.id, reason=refused)
+        return None
     if not verify_password(user.password_hash, password):
         record_failure(user, "password")
         return None
@@ -101,6 +107,17 @@ def check_password(login, password):
     return SignIn(user, next_stage(user))
 
 
+def _refusal(user):
+    """Why ``user`` may not sign in now, beyond password and lock: 'suspended', 'lockdown' or None."""
+    from . import lockdown
+
+    if user.suspended_at is not None:
+        return "suspended"
+    if not lockdown.may_sign_in(user):
+        return "lockdown"
+    return None
+
+
 def record_malformed():
     """A sign-in form that did not validate (empty, overlong): audited, nothing else."""
     audit.record("auth.login.failed", reason="malformed")
@@ -108,8 +125,9 @@ def record_malformed():
 
 def check_second_factor(user, code):
     """A TOTP code or an unused recovery code; failures count toward the lockout."""
-    if not user.active or is_locked(user):
-        audit.record("auth.login.failed", "user", user.id, reason="locked" if user.active else "disabled")
+    if not user.active or is_locked(user) or _refusal(user):
+        reason = _refusal(user) or ("locked" if user.active else "disabled")
+        audit.record("auth.login.failed", "user", user.id, reason=reason)
         return False
     code = code if isinstance(code, str) and len(code) <= 64 else ""
     if totp.check_totp(user, code) or totp.use_recovery_code(user, code):

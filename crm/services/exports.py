@@ -31,7 +31,7 @@ from ..models import Contact, User
 from ..models.base import utcnow
 from ..models.export import EXPORT_FORMATS, Export
 from ..security import audit, permissions
-from . import export_canary, export_file, files
+from . import export_canary, export_file, files, lockdown
 from .contacts import ValidationError
 from .triage import QueueFilters, check_filters, queue_statement
 
@@ -99,6 +99,10 @@ def requests_today(user):
 def request_export(export_request, user):
     """Record an export request; queue it at once when small, else wait for an approval."""
     _require(user, "contacts.export")
+    try:
+        lockdown.refuse_if_active("export.request")
+    except lockdown.LockedDown as exc:
+        raise ValidationError({"status": str(exc)}) from None
     errors = dict(check_filters(export_request.filters, user))
     columns = tuple(dict.fromkeys(export_request.columns))
     if not columns:
@@ -161,6 +165,8 @@ def decide(export_id, user, approve):
         raise ServiceError(_l("this export is not waiting for approval"))
     if export.with_clearance and not permissions.has_clearance(user):
         raise ServiceError(_l("this export may include restricted paths: an admin with clearance must decide"))
+    if approve:
+        lockdown.refuse_if_active("export.approve")
     export.status = "queued" if approve else "refused"
     export.approved_by_id = user.id
     export.decided_at = utcnow()
@@ -177,6 +183,8 @@ def build(export_id):
     export = db.session.get(Export, uuid.UUID(str(export_id)))
     if export is None or export.status != "queued" or export.file_id is not None:
         return None
+    if lockdown.current() is not None:
+        return None  # stays queued: lifting the lockdown queues it again
     requester = db.session.get(User, export.requested_by_id) if export.requested_by_id else None
     if requester is None or not permissions.can(requester, "contacts.export") or \
             (export.with_clearance and not permissions.has_clearance(requester)):
@@ -246,6 +254,7 @@ def take_download(export_id, user, now=None):
     export = load_export(export_id, user)
     if export.requested_by_id != user.id:
         raise NotFound("not found")  # only the requester downloads, an approver included
+    lockdown.refuse_if_active("export.download")
     refresh_status(export, now)
     if export.status != "ready" or export.file_id is None:
         raise ServiceError(_l("this export cannot be downloaded (already downloaded, expired or not ready)"))

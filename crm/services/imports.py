@@ -29,7 +29,7 @@ from ..models.imports import ImportRow
 from ..security import audit, normalize, permissions
 from ..security.crypto import crypto
 from ..security.keyring import derive_key
-from . import files, import_batch, signals
+from . import files, import_batch, lockdown, signals
 from .import_reader import FIELDS, Sheet, SheetError, guess_mapping
 from .import_rows import parse_row
 
@@ -61,6 +61,7 @@ class _Hashing:
 
 def upload(source, filename, owner, max_bytes=None, encoding="auto"):
     """Store ``source`` (a binary file object) encrypted and check it reads as a sheet."""
+    lockdown.refuse_if_active("import.upload", error=ImportProblem)
     max_bytes = max_bytes or current_app.config["IMPORT_MAX_BYTES"]
     hashing = _Hashing(source)
     try:
@@ -177,6 +178,7 @@ def configure(run, mapping, meeting_id=None, region=None, has_header=None):
 
 def start(run):
     """Queue the import job (after commit) unless one is live; return the new job id or None."""
+    lockdown.refuse_if_active("import.start", error=ImportProblem)
     if run.status == "uploaded":
         run.status = "queued"
         audit.record("import.start", "import", run.id, rows=run.total, meeting=str(run.meeting_id or ""),
@@ -208,6 +210,8 @@ def process(import_id, batch_size=None, operator=None):
     run = get_run(import_id)
     if run.status == "done":
         return
+    if lockdown.current() is not None:
+        return  # paused: the run stays queued and lifting the lockdown queues it again
     operator = run.owner_id is None if operator is None else operator
     user = None if operator else _actor(run)
     if not operator and (user is None or not permissions.can(user, "imports.run")):
@@ -307,6 +311,7 @@ def open_rejects(run, user):
     """The rejected rows CSV as a stream (audited)."""
     if run.rejects_file_id is None:
         raise NotFound("no rejected rows file")
+    lockdown.refuse_if_active("import.rejects_download")
     stream = files.open_stored(run.rejects_file_id)
     stored = files.get(run.rejects_file_id)
     stored.downloaded_at = utcnow()

@@ -58,7 +58,7 @@ def retry_intervals(app=None):
 EXEMPT = frozenset({"staff_account", "system_test", "join_confirmation"})
 # The same, by Outbox.kind: the send job re-checks every other kind before sending.
 EXEMPT_KINDS = frozenset({"join_confirm", "followup_reminder", "followup_digest", "followup_summary",
-                          "system.test"})
+                          "system.test", "access_alert"})
 
 
 class DoNotEmail(ServiceError):

@@ -102,6 +102,15 @@ def resume(user_id, token):
     if user is None or not user.active:
         end(row, "disabled")
         return None
+    if user.suspended_at is not None:
+        end(row, "suspended")
+        return None
+    if user.role != "admin":
+        from . import lockdown
+
+        if lockdown.active():
+            end(row, "lockdown")
+            return None
     moment = now()
     if (moment - aware(row.last_seen_at)).total_seconds() >= current_app.config["SESSION_TOUCH_SECONDS"]:
         row.last_seen_at = moment

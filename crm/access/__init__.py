@@ -1,0 +1,1 @@
+"""Admin pages of the access watch: alerts, thresholds, reinstatement, the emergency lockdown."""

@@ -1,0 +1,55 @@
+"""In a real browser: an access alert reviewed, and an emergency lockdown requested by one admin,
+approved by another (both signed out), the banner shown, and lifted; no console error, no CSP
+violation, at a laptop and a phone viewport."""
+import pytest
+
+from crm.extensions import db
+from crm.models import User
+from crm.services import access_alerts
+from tests.e2e.conftest import VIEWPORTS
+from tests.e2e.test_account import sign_in
+from tests.e2e.test_sign_in import enrolled_user  # noqa: F401  (fixture)
+from tests.integration.access_helpers import watch  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.e2e
+
+
+def test_alert_review_and_a_two_person_lockdown(open_browser, enrolled_user, watch):  # noqa: F811
+    first = enrolled_user("e2e-admin-a", role="admin")
+    second = enrolled_user("e2e-admin-b", role="admin")
+    staff = enrolled_user("e2e-staff", role="staff")
+    access_alerts.raise_alert(db.session.get(User, staff.id), "reads",
+                              {"contacts": 61, "window_minutes": 10, "alert_at": 60, "suspend_at": 150})
+    db.session.commit()
+    laptop, phone = open_browser(VIEWPORTS["laptop"]), open_browser(VIEWPORTS["phone"])
+    sign_in(laptop, first)
+    sign_in(phone, second)
+
+    laptop.get_by_role("link", name="Alerts").click()
+    laptop.wait_for_url("**/admin/access/alerts")
+    assert "61 different contacts opened in 10 minutes" in laptop.content()
+    laptop.fill("textarea[name=note]", "Reassigned a whole city to her this morning")
+    laptop.get_by_role("button", name="Mark reviewed").click()
+    laptop.wait_for_url("**/admin/access/alerts")
+    assert "Alert reviewed." in laptop.content() and "No open alerts." in laptop.content()
+
+    laptop.get_by_role("link", name="Emergency lockdown").click()
+    laptop.fill("textarea[name=reason]", "A coordinator's phone was taken at the border")
+    laptop.get_by_role("button", name="Request a lockdown").click()
+    assert "a different admin must approve it" in laptop.content()
+
+    phone.goto(phone.base_url + "/admin/access/lockdown")
+    phone.fill("textarea[name=reason]", "Confirmed by a call")
+    phone.get_by_role("button", name="Approve: start the lockdown now").click()
+    phone.wait_for_url("**/login**")
+    laptop.reload()
+    assert "/login" in laptop.url, "every session ended, the requester's too"
+
+    sign_in(phone, second)
+    assert "Emergency lockdown in force" in phone.locator(".lockdown-banner").inner_text()
+    phone.get_by_role("link", name="Lockdown page").click()
+    phone.fill("textarea[name=reason]", "Phone recovered, accounts reset")
+    phone.get_by_role("button", name="Lift the lockdown").click()
+    phone.wait_for_url("**/admin/access/lockdown")
+    assert "The lockdown is lifted." in phone.content()
+    assert phone.locator(".lockdown-banner").count() == 0
