@@ -1,8 +1,8 @@
 """Duplicate merges (undoable for a while) and pairs dismissed as "not the same person"."""
 import uuid
 
-from sqlalchemy import DateTime, ForeignKey, Index, SmallInteger, UniqueConstraint, Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import DateTime, ForeignKey, Index, SmallInteger, UniqueConstraint, Uuid, event, inspect
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..extensions import db
 from ..security.fields import Encrypted, ciphertext_column
@@ -57,9 +57,10 @@ class DuplicateDismissal(db.Model):
 class DuplicateCandidate(db.Model):
     """A pair of contacts that share a blind-index token (ids and kinds only, nothing personal).
 
-    Refreshed as a whole by ``duplicates.refresh_candidates`` (a job, by cron and on
-    demand): the self-join costs seconds at 100k contacts, too much for every page
-    view. Shared tokens may be collisions; the page confirms the pairs it shows.
+    Recorded for the contacts a transaction wrote, before it commits (the hooks
+    below, ``crm.services.duplicate_pairs``); rebuilt as a whole by
+    ``duplicates.refresh_candidates`` (a job, by cron and on demand) as a repair.
+    Only confirmed pairs are kept; the page re-checks the pairs it shows.
     """
 
     __tablename__ = "duplicate_candidate"
@@ -73,3 +74,62 @@ class DuplicateCandidate(db.Model):
     by_name: Mapped[bool] = mapped_column(default=False)
     strength: Mapped[int] = mapped_column(SmallInteger, default=1)
     found_at = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# -- pairs recorded as contacts are written (crm/services/duplicate_pairs.py) -----------------
+
+_WATCHED = ("email", "phone", "full_name", "city")  # the values duplicate pairs are found by
+NOTED_CONTACTS = "muster_duplicate_contacts"  # session.info: ids whose pairs are due at commit
+
+
+def _values_changed(contact):
+    """True when a flush wrote a new contact or another email, phone, name or city.
+
+    A key rotation rewrites every ciphertext without changing a value: the old and
+    new ciphertexts are decrypted and compared, so a rotation records nothing.
+    """
+    from ..security.cipher import DecryptionError
+    from ..security.crypto import crypto
+
+    state = inspect(contact)
+    for name in _WATCHED:
+        history = state.attrs[f"{name}_ct"].history
+        if not history.has_changes():
+            continue
+        old = history.deleted[0] if history.deleted else None
+        new = history.added[0] if history.added else None
+        if old is None or new is None:
+            if old is not new:
+                return True
+            continue
+        try:
+            cipher = crypto().cipher
+            if cipher.decrypt("contact", name, contact.id, old) != cipher.decrypt("contact", name, contact.id, new):
+                return True
+        except DecryptionError:
+            return True
+    return False
+
+
+@event.listens_for(Session, "after_flush")
+def _note_written_contacts(session, flush_context):
+    from .contact import Contact
+
+    ids = [obj.id for obj in session.new if isinstance(obj, Contact)]
+    ids += [obj.id for obj in session.dirty if isinstance(obj, Contact) and _values_changed(obj)]
+    if ids:
+        session.info.setdefault(NOTED_CONTACTS, set()).update(ids)
+
+
+@event.listens_for(Session, "before_commit")
+def _record_duplicate_pairs(session):
+    from ..services import duplicate_pairs  # the services import the models
+
+    if session.new or session.dirty:
+        session.flush()  # commit flushes after this hook: the flush's contacts must be noted first
+    duplicate_pairs.record_noted(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_written_contacts(session):
+    session.info.pop(NOTED_CONTACTS, None)

@@ -1,41 +1,37 @@
-"""Candidate duplicate pairs, found in SQL through the blind indexes, confirmed by decryption.
+"""Candidate duplicate pairs: the duplicates page, dismissals, and the full rebuild.
 
 Two contacts are a candidate pair when their index rows share a token of the
-same kind under the same key: an email token, a phone token, or every name
-token of one of them. That self-join runs in the database over
-``contact_index`` only (``refresh_candidates``, a job: seconds at 100k
-contacts) into ``duplicate_candidate`` (ids and kinds); the page reads that
-table strongest pairs first, in a stable order (keyset pagination over
-``(strength, low_id, high_id)``). Tokens are truncated, so a
-share may be a collision: each pair examined is decrypted and compared
-(email and phone normalised; the name word by word in any transliteration, plus
-the same city of residence), and unconfirmed pairs are dropped. Only the pairs
-examined for the page shown are decrypted, and the ids shown are audited.
+same kind under the same key (an email token, a phone token, or every name
+token of one of them) and decryption confirms it (email and phone normalised;
+the name word by word in any transliteration, plus the same city of residence).
+Pairs are recorded in ``duplicate_candidate`` (ids and kinds) as contacts are
+written (``duplicate_pairs.record_for``); ``refresh_candidates`` rebuilds the
+table (a job: the repair). The page reads that table strongest pairs first, in a
+stable order (keyset pagination over ``(strength, low_id, high_id)``), re-checks
+each pair it shows against the current values, and audits the ids shown.
 """
 import uuid
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import (
-    and_, bindparam, case, delete, exists, func, insert, literal, or_, select, tuple_, union_all, update,
-)
+from sqlalchemy import and_, case, exists, func, literal, or_, select, tuple_, union_all
 from sqlalchemy.orm import aliased
 
 from ..errors import NotFound, ServiceError
 from ..extensions import db
 from ..models import Contact, ContactIndex
-from ..models.base import utcnow
 from ..models.merge import DuplicateCandidate, DuplicateDismissal
 from ..security import audit, blind_index, normalize, permissions
 from ..security.crypto import crypto
 from ..security.fields import UNREADABLE
+from . import duplicate_pairs
+from .match_keys import email_key, phone_key
 
 PAGE_SIZE = 20
 # A name whose rarest word (token) more than this many contacts share is "common":
 # pairing on it would compare it with all of them (email and phone still pair such people).
-NAME_BUCKET_CAP = 50
-CONFIRM_BATCH = 1000
-REFRESH_TIMEOUT = 3600  # seconds: the refresh job decrypts every candidate pair (minutes at 100k)  # candidate pairs decrypted and checked at a time by the refresh job
+NAME_BUCKET_CAP = duplicate_pairs.NAME_BUCKET_CAP
+REFRESH_TIMEOUT = 3600  # seconds: the refresh job decrypts every contact once (a minute or so at 100k)
 SCAN_BATCH = 100  # contacts decrypted a batch of pairs at a time
 SCAN_CAP = 1000  # candidate pairs fetched (one query) and examined per page at most
 REASONS = ("email", "phone", "name_city")
@@ -120,66 +116,32 @@ def _name_pairs():
               .having(func.count() == candidates.c.n).subquery())
     low = case((inside.c.small < inside.c.big, inside.c.small), else_=inside.c.big)
     high = case((inside.c.small < inside.c.big, inside.c.big), else_=inside.c.small)
-    return select(low.label("low"), high.label("high"), literal("name").label("kind")).distinct()
+    return select(low.label("low"), high.label("high")).distinct()
 
 
 def candidates_statement():
     """SELECT low, high, by_email, by_phone, by_name, strength over every pair sharing a token."""
+    names = _name_pairs().subquery()
     found = union_all(_shared_token_pairs(blind_index.EMAIL.name, "email"),
                       _shared_token_pairs(blind_index.PHONE.name, "phone"),
-                      _name_pairs()).subquery()
+                      select(names.c.low, names.c.high, literal("name").label("kind"))).subquery()
     flag = lambda kind: func.max(case((found.c.kind == kind, 1), else_=0)) == 1  # noqa: E731
     return (select(found.c.low, found.c.high, flag("email"), flag("phone"), flag("name"),
                    func.count(func.distinct(found.c.kind)))
             .group_by(found.c.low, found.c.high))
 
 
-def refresh_candidates(batch=CONFIRM_BATCH):
-    """Recompute ``duplicate_candidate``; returns the number of confirmed pairs kept.
+def refresh_candidates():
+    """Recompute ``duplicate_candidate`` from scratch; returns the number of pairs kept.
 
-    A job runs it (hourly by cron, and the page's button). The self-join runs in
-    SQL; then, a batch of pairs at a time, both contacts are decrypted in the
-    worker and pairs whose shared tokens were collisions are deleted (at 100k
-    contacts nearly all single-kind pairs are: 14-bit tokens, 0003), so the
-    page reads real pairs. Only ids and kinds are stored.
+    Pairs are recorded as contacts are written (``duplicate_pairs.record_for``); this
+    full rebuild is the repair (hourly by cron, and the page's button). Equal emails
+    and phones are found by decrypting each contact once and grouping (no pair of
+    colliding tokens is ever decrypted); name pairs come from the self-join in SQL
+    and are confirmed by decryption. Only ids and kinds are stored.
     """
-    c = DuplicateCandidate
-    db.session.execute(delete(c))
-    columns = ["low_id", "high_id", "by_email", "by_phone", "by_name", "strength"]
-    db.session.execute(insert(c).from_select(columns, candidates_statement()))
-    found = db.session.scalar(select(func.count()).select_from(c))
-    last, kept = None, 0
-    while True:
-        query = select(c.low_id, c.high_id, c.by_email, c.by_phone, c.by_name).order_by(c.low_id, c.high_id)
-        if last is not None:
-            query = query.where(tuple_(c.low_id, c.high_id) > tuple_(*last))
-        rows = db.session.execute(query.limit(batch)).all()
-        if not rows:
-            break
-        last = (rows[-1][0], rows[-1][1])
-        contacts = {x.id: x for x in db.session.scalars(
-            select(Contact).where(Contact.id.in_({r[0] for r in rows} | {r[1] for r in rows})))}
-        drop, confirmed = [], []
-        for low, high, by_email, by_phone, by_name in rows:
-            one, other = contacts.get(low), contacts.get(high)
-            reasons = confirm(one, other, by_email, by_phone, by_name) if one and other else []
-            if not reasons:
-                drop.append((low, high))
-            else:
-                confirmed.append({"l": low, "h": high, "e": "email" in reasons, "p": "phone" in reasons,
-                                  "n": "name_city" in reasons, "s": len(reasons)})
-        for start in range(0, len(drop), 500):
-            db.session.execute(delete(c).where(tuple_(c.low_id, c.high_id).in_(drop[start:start + 500])))
-        if confirmed:
-            table = c.__table__  # a Core executemany: one UPDATE per confirmed pair
-            db.session.execute(
-                update(table).where(table.c.low_id == bindparam("l"), table.c.high_id == bindparam("h"))
-                .values(by_email=bindparam("e"), by_phone=bindparam("p"), by_name=bindparam("n"),
-                        strength=bindparam("s"), found_at=utcnow()), confirmed)
-        kept += len(confirmed)
-        for contact in contacts.values():
-            db.session.expunge(contact)  # memory stays flat: decrypted values go with their objects
-    audit.record("duplicates.refresh", None, None, candidates=found, pairs=kept)
+    examined, kept = duplicate_pairs.rebuild(db.session, _name_pairs())
+    audit.record("duplicates.refresh", None, None, candidates=examined, pairs=kept)
     db.session.flush()
     return kept
 
@@ -224,9 +186,9 @@ def confirm(one, other, by_email=True, by_phone=True, by_name=True):
     """The reasons (REASONS) that really hold for two decrypted contacts."""
     region = crypto().phone_region
     reasons = []
-    if by_email and _same(one.email, other.email, normalize.normalize_email):
+    if by_email and _same(one.email, other.email, email_key):
         reasons.append("email")
-    if by_phone and _same(one.phone, other.phone, lambda v: normalize.normalize_phone(v, region)):
+    if by_phone and _same(one.phone, other.phone, lambda v: phone_key(v, region)):
         reasons.append("phone")
     if (by_name and len(normalize.name_words(one.full_name or "")) >= 2
             and _words_match(one.full_name, other.full_name) and _words_match(one.city, other.city)

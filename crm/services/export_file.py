@@ -3,12 +3,12 @@
 Rows come from the triage queue's filters narrowed by the requester's
 permissions (``triage.queue_statement``), so restricted people and paths are
 absent without clearance exactly as on screen. Contacts are read in batches
-and written straight into the encrypted file store: CSV is streamed; XLSX is
-built in memory (openpyxl's write-only mode would spill plaintext to a temp
-file) and is therefore capped by EXPORT_MAX_ROWS like CSV.
+and written straight into the encrypted file store, CSV and XLSX alike, a row
+at a time (``xlsx_stream``: no plaintext temporary file, memory flat in the rows).
 """
 import csv
 import io
+import itertools
 import random
 
 from flask_babel import force_locale
@@ -20,6 +20,7 @@ from ..extensions import db
 from ..models import Attendance, Contact, Meeting
 from ..security import permissions
 from ..security.fields import UNREADABLE
+from . import xlsx_stream
 from .contact_page import readable_phone
 
 BATCH = 500
@@ -146,26 +147,14 @@ def write_csv(sink, header, rows):
 
 
 def write_xlsx(sink, header, rows):
-    """XLSX with every cell a neutralised string (never a formula); returns rows written."""
-    from openpyxl import Workbook
+    """XLSX with every cell a neutralised text string (never a formula); returns rows written.
+
+    Streamed into ``sink`` a row at a time (``xlsx_stream``): memory stays flat and no
+    plaintext worksheet is spilled to a temporary file, as openpyxl's modes would.
+    """
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "Contacts"
+    def clean(values):
+        return [ILLEGAL_CHARACTERS_RE.sub("", neutralise(value)) for value in values]
 
-    def clean(value):
-        return ILLEGAL_CHARACTERS_RE.sub("", neutralise(value))
-
-    sheet.append([clean(h) for h in header])
-    count = 0
-    for row in rows:
-        sheet.append([clean(v) for v in row])
-        count += 1
-    for cells in sheet.iter_rows():
-        for cell in cells:
-            cell.data_type = "s"  # text, whatever it looks like
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    sink.write(buffer.getvalue())
-    return count
+    return xlsx_stream.write(sink, "Contacts", itertools.chain([clean(header)], map(clean, rows))) - 1

@@ -14,7 +14,7 @@ from ..models.base import utcnow
 from ..models.bulk import insert_rows
 from ..security import audit
 from . import import_match as match
-from . import signals, trust
+from . import duplicate_pairs, signals, trust
 from .contacts import create_contacts_bulk, move_stage
 from .followup_firing import apply_rules_batch
 from .import_rows import merge_into, same_words
@@ -33,21 +33,20 @@ def classify(run, rows, user):
     need_name = [i for i, row in enumerate(parsed) if row.data.city and not row.email and not row.phones]
     names = match.name_candidates(parsed, need_name) if need_name else {}
     ids = set(known.values()) | {c for s in reach.values() for c in s} | {c for s in names.values() for c in s}
-    contacts = match.load(ids, user)
-    ours = match.created_by(run.id, contacts)
-    flagged = signals.flagged_ids(contacts)  # flagged contacts are never merged automatically (0022)
+    candidates = match.load(ids, user)
+    ours = match.created_by(run.id, candidates)
+    flagged = signals.flagged_ids(candidates)  # flagged contacts are never merged automatically (0022)
     pending, pending_keys, outcome_of = [], {}, {}
     merges = {}
     for j, (i, row) in enumerate(zip(valid, parsed)):
-        target = contacts.get(known.get(row.fingerprint)) or match.best_match(
-            row, reach.get(j, set()) | names.get(j, set()), contacts, run.region)
+        target = candidates.get(known.get(row.fingerprint)) or match.best_match(
+            row, reach.get(j, set()) | names.get(j, set()), candidates, run.region)
         if target is not None and target.id in flagged:
             target = None
         ref = target.id if target is not None else _pending_match(row, pending_keys)
         if isinstance(ref, uuid.UUID):  # a contact in the database (maybe met again in this batch)
-            target = target or contacts[ref]
             outcome_of[i] = ("duplicate" if ref in ours else "merged", ref)
-            merges.setdefault(ref, (target, []))[1].append(row.data)
+            merges.setdefault(ref, []).append(row.data)
             _remember(row, ref, pending_keys)  # a later row may match what this one brought
             continue
         if ref is not None:  # a row created earlier in this batch
@@ -59,6 +58,7 @@ def classify(run, rows, user):
         _remember(row, len(pending), pending_keys)
         pending.append(row.data)
     created_ids = create_contacts_bulk(pending, actor_id=user.id if user else None) if pending else []
+    duplicate_pairs.note(db.session, created_ids)  # their pairs are recorded when the batch commits
     stage_changes = _merge(run, merges, user)
     _attend(run, list(created_ids) + list(merges), user)
     _apply_followups(created_ids, stage_changes)
@@ -108,7 +108,9 @@ def _merge(run, merges, user):
     """Fill blank fields and add new paths of matched contacts; return new stage change ids."""
     changes = []
     actor_id = user.id if user else None
-    for contact, datas in merges.values():
+    contacts = match.load_contacts(merges)
+    for contact_id, datas in merges.items():
+        contact = contacts[contact_id]
         filled, added = [], []
         for data in datas:
             for name in FILL_FIELDS:

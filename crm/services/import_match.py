@@ -1,13 +1,12 @@
 """Finding, for a batch of parsed rows, the contacts they already are.
 
 One query per index for the whole batch (email and phone tokens, then name-word
-tokens for rows with a city and no reach match), then the candidates are
-decrypted and compared exactly: same email, same phone, or every name word
+tokens for rows with a city and no reach match), then the candidates' ciphertexts
+are loaded (no ORM objects), the compared fields decrypted and compared exactly: same email, same phone, or every name word
 (Cyrillic or Latin) and the same city. Contacts the importer may not see are
 never matched (the row becomes a new contact, which a cleared coordinator can
 merge), so an import cannot probe for hidden people.
 """
-import re
 from collections import defaultdict
 
 from sqlalchemy import and_, select
@@ -19,6 +18,7 @@ from ..security import blind_index, normalize, permissions
 from ..security.crypto import crypto
 from ..security.fields import UNREADABLE
 from .import_rows import same_words
+from .match_keys import email_key, load_sealed, phone_key
 
 CHUNK = 2000
 
@@ -96,41 +96,22 @@ def name_candidates(rows, indexes):
 
 
 def load(ids, user):
-    """Candidate contacts by id, keeping only those ``user`` may see (None: an operator)."""
-    contacts = {}
+    """Candidate contacts by id (``SealedContact``), only those ``user`` may see (None: an operator)."""
+    return load_sealed(db.session, ids, None if user is None else permissions.contact_clause(user))
+
+
+def load_contacts(ids):
+    """The ORM contacts (with their paths) of the candidates a batch really matched."""
+    found = {}
     ids = list(ids)
     for start in range(0, len(ids), CHUNK):
         query = select(Contact).options(selectinload(Contact.paths)).where(Contact.id.in_(ids[start:start + CHUNK]))
-        for contact in db.session.scalars(query):
-            if user is None or permissions.visible(user, contact):
-                contacts[contact.id] = contact
-    return contacts
+        found.update((contact.id, contact) for contact in db.session.scalars(query))
+    return found
 
 
 def plain(value):
     return None if value is None or value is UNREADABLE else value
-
-
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-
-
-def email_key(raw):
-    """A stored email in normalised form; plain ASCII skips email_validator.
-
-    At 100,000 contacts a 14-bit token has about six colliding candidates, each
-    decrypted and compared: validating each of them again cost more than the row.
-    For an ASCII address the normal form is the address case-folded (the domain is
-    lower-cased, the local part case-folded), exactly what ``normalize_email`` gives.
-    """
-    value = raw.strip()
-    if value.isascii() and '"' not in value and "\\" not in value:
-        return value.casefold()
-    return normalize.normalize_email(value)
-
-
-def phone_key(raw, region):
-    """A stored phone in E.164; a value already in E.164 (what imports and capture store) as is."""
-    return raw if _E164.fullmatch(raw) else normalize.normalize_phone(raw, region)
 
 
 def conflicts(row, email, phone, region):
@@ -147,15 +128,15 @@ def best_match(row, candidate_ids, contacts, region):
         contact = contacts.get(contact_id)
         if contact is None:
             continue
-        email = plain(contact.email) if row.email else None
-        phone = plain(contact.phone) if row.phones else None
+        email = contact.email if row.email else None
+        phone = contact.phone if row.phones else None
         if email and email_key(email) == row.email:
             scored.append((0, contact))
         elif phone and phone_key(phone, region) in row.phones:
             scored.append((1, contact))
-        elif (not row.email and not row.phones and row.data.city and plain(contact.city)
-              and same_words(row.data.city, plain(contact.city))
-              and same_words(row.data.full_name, plain(contact.full_name))):
+        elif (not row.email and not row.phones and row.data.city and contact.city
+              and same_words(row.data.city, contact.city)
+              and same_words(row.data.full_name, contact.full_name)):
             scored.append((2, contact))
     if not scored:
         return None
@@ -167,9 +148,13 @@ def created_by(import_id, contact_ids):
     """Which of ``contact_ids`` this import created (their rows matched earlier rows of the file)."""
     if not contact_ids:
         return set()
-    return set(db.session.scalars(select(ImportRow.contact_id).where(
-        ImportRow.import_id == import_id, ImportRow.outcome == "created",
-        ImportRow.contact_id.in_(list(contact_ids)))))
+    ids, ours = list(contact_ids), set()
+    for start in range(0, len(ids), CHUNK):  # by contact (indexed), not by this import's growing rows
+        ours.update(contact_id for contact_id, run_id, outcome in db.session.execute(
+            select(ImportRow.contact_id, ImportRow.import_id, ImportRow.outcome).where(
+                ImportRow.contact_id.in_(ids[start:start + CHUNK])))
+            if run_id == import_id and outcome == "created")
+    return ours
 
 
 def fingerprint_matches(import_id, fingerprints):
