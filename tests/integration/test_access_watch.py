@@ -243,3 +243,31 @@ def test_the_operator_reinstates_from_the_command_line(watch, signed_in, make_co
     assert fresh_user(staff.user).suspended_at is None
     result = runner.invoke(args=["crm", "users", "reinstate", "--login", staff.user.login])
     assert result.exit_code != 0 and "not suspended" in result.output
+
+
+def test_redis_and_the_alert_hold_ids_and_counts_only(watch, signed_in, make_contact, app):
+    from crm.models import AccessAlert
+    from crm.redis_conn import get_redis
+
+    watch(reads_alert=2, denied_alert=1)
+    coordinator = signed_in("coordinator", login="Leak-Marker-Login")
+    people = [make_contact(f"Zmitser Leakmarker{i}", email=f"leak{i}@marker.example", phone="+48 600 100 20" + str(i))
+              for i in range(2)]
+    for contact in people:
+        _open(coordinator, contact)
+    assert coordinator.get("/admin/users").status_code == 403
+    assert {a.kind for a in all_alerts()} == {"reads", "denied"}
+    redis = get_redis(app)
+    dump = []
+    for key in redis.scan_iter(match="muster:access:*"):
+        dump.append(key)
+        kind = redis.type(key)
+        dump.extend(redis.zrange(key, 0, -1) if kind == b"zset" else [redis.get(key) or b""])
+    assert dump, "the watch kept its counters in Redis"
+    blob = b"\n".join(dump).decode()
+    for marker in ("Leakmarker", "marker.example", "600100", "Leak-Marker-Login"):
+        assert marker not in blob
+    for alert in db.session.scalars(select(AccessAlert)):
+        assert "Leakmarker" not in str(alert.evidence) and "marker.example" not in str(alert.evidence)
+        assert set(alert.evidence) <= {"contacts", "refusals", "opened", "outside", "percent", "window_minutes",
+                                       "alert_at", "suspend_at"}
