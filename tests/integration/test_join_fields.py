@@ -93,8 +93,8 @@ def test_a_second_registration_with_the_same_address_updates_the_own_answers(cli
 
 
 def test_a_phone_only_match_leaves_the_answers_in_a_note(client, make_contact):
-    known = make_contact("Ihar Known", email="ihar@example.org", phone="+48 600 300 401",
-                         availability="mornings", paths=("joint_projects",))
+    known = make_contact("Alesia Testova", email="alesia@example.org", phone="+48 600 300 401",
+                         availability="mornings", paths=("joint_projects",))  # same name: merged (0022)
     joined(client, email="attacker@example.net", availability="Any time", skills="Everything")
     contact = db.session.get(Contact, known.id)
     assert contact.availability == "mornings" and contact.skills is None
