@@ -1,7 +1,7 @@
 """Where a contact stands in the triage queue beyond its status: snoozed, or why not a fit."""
 import uuid
 
-from sqlalchemy import DateTime, ForeignKey, Index, String
+from sqlalchemy import DateTime, ForeignKey, Index, String, and_
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -35,7 +35,9 @@ Index("ix_path_choice_queue", PathChoice.path, PathChoice.stage, PathChoice.cont
 # so ix_contact_queue cannot give that queue in created order and every page sorted the whole
 # queue (the deep pages paid most). This partial index gives it in order; the visibility flag
 # (clearance_only, the whole rule in one column) rides along, so a coordinator without
-# clearance skips hidden contacts on the index entry, without visiting the table.
-_UNASSIGNED = Contact.assignee_id.is_(None)
+# clearance skips hidden contacts on the index entry, without visiting the table. Archived
+# contacts (retention) are hidden from every list: the predicate leaves them out, so the
+# "archived_at IS NULL" of the permission filter is answered by the index too.
+_UNASSIGNED = and_(Contact.assignee_id.is_(None), Contact.archived_at.is_(None))
 Index("ix_contact_queue_unassigned", Contact.status, Contact.created_at, Contact.id,
       Contact.clearance_only, postgresql_where=_UNASSIGNED, sqlite_where=_UNASSIGNED)

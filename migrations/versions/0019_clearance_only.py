@@ -1,5 +1,6 @@
 """clearance only: one stored flag (only restricted paths, an active restricted path, or relatives
 at risk) replaces only_restricted_paths; backfilled; the unassigned-queue index ends with it
+(and leaves archived contacts out)
 
 Revision ID: 0019_clearance_only
 Revises: 0020_signals
@@ -45,6 +46,9 @@ WHERE status = 'open' AND assignee_id IN ({UNCLEARED})
   AND contact_id IN (SELECT c.id FROM contact c WHERE c.clearance_only)
 """
 UNASSIGNED = sa.text('assignee_id IS NULL')
+# Archived contacts (retention, 0022) are hidden from every list: the new index leaves them out,
+# so the permission filter's "archived_at IS NULL" is answered by the index as well.
+QUEUED = sa.text('assignee_id IS NULL AND archived_at IS NULL')
 
 
 def upgrade():
@@ -60,7 +64,7 @@ def upgrade():
                             sqlite_where=UNASSIGNED)
         batch_op.drop_column('only_restricted_paths')
         batch_op.create_index('ix_contact_queue_unassigned', ['status', 'created_at', 'id', 'clearance_only'],
-                              unique=False, postgresql_where=UNASSIGNED, sqlite_where=UNASSIGNED)
+                              unique=False, postgresql_where=QUEUED, sqlite_where=QUEUED)
 
 
 def downgrade():
@@ -74,8 +78,7 @@ UPDATE contact SET only_restricted_paths = (
 )""")
     with op.batch_alter_table('contact', schema=None) as batch_op:
         batch_op.alter_column('only_restricted_paths', server_default=None)
-        batch_op.drop_index('ix_contact_queue_unassigned', postgresql_where=UNASSIGNED,
-                            sqlite_where=UNASSIGNED)
+        batch_op.drop_index('ix_contact_queue_unassigned', postgresql_where=QUEUED, sqlite_where=QUEUED)
         batch_op.drop_column('clearance_only')
         batch_op.create_index('ix_contact_queue_unassigned',
                               ['status', 'created_at', 'id', 'only_restricted_paths'], unique=False,
