@@ -8,8 +8,6 @@ fails the test on any of them. Tests skip only when /usr/bin/chromium is absent.
 Never ``playwright install``: it downloads a browser, which this setup forbids.
 """
 import os
-import shutil
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -73,6 +71,15 @@ def playwright_driver(chromium):
     driver.stop()
 
 
+@pytest.fixture(scope="session")
+def browser(playwright_driver, chromium):
+    """One Chromium for the session, in a fresh temporary profile Playwright creates and
+    deletes; every page gets its own context, so a launch is paid once, not per page."""
+    launched = playwright_driver.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+    yield launched
+    launched.close()
+
+
 @dataclass
 class Problems:
     console_errors: list = field(default_factory=list)
@@ -85,8 +92,9 @@ class Problems:
 
 
 @pytest.fixture
-def open_browser(playwright_driver, chromium, live_server):
-    """``open_browser(viewport)`` -> a Playwright page in a fresh profile, watched for problems.
+def open_browser(browser, live_server):
+    """``open_browser(viewport)`` -> a Playwright page in a fresh browser context (its own
+    cookies, storage and cache, like a separate profile), watched for problems.
 
     Each page gets ``page.problems`` and ``page.base_url``; at the end of the test
     any console error, page error, CSP violation or off-site request fails it.
@@ -94,11 +102,7 @@ def open_browser(playwright_driver, chromium, live_server):
     opened = []
 
     def open_one(viewport=LAPTOP, locale="en-GB"):
-        profile = tempfile.mkdtemp(prefix="muster-chromium-")
-        context = playwright_driver.chromium.launch_persistent_context(
-            profile, executable_path=chromium, headless=True, args=CHROMIUM_ARGS,
-            viewport=viewport, locale=locale, service_workers="block",
-        )
+        context = browser.new_context(viewport=viewport, locale=locale, service_workers="block")
         problems = Problems()
         local = urlsplit(live_server).netloc
 
@@ -111,18 +115,17 @@ def open_browser(playwright_driver, chromium, live_server):
         context.route("**/*", route)
         context.expose_function("__mustertest_csp", lambda report: problems.csp_violations.append(report))
         context.add_init_script(CSP_LISTENER)
-        page = context.pages[0] if context.pages else context.new_page()
+        page = context.new_page()
         page.on("console", lambda msg: msg.type == "error" and problems.console_errors.append(msg.text))
         page.on("pageerror", lambda exc: problems.page_errors.append(str(exc)))
         page.problems = problems
         page.base_url = live_server
-        opened.append((context, profile, problems))
+        opened.append((context, problems))
         return page
 
     yield open_one
     found = []
-    for context, profile, problems in opened:
+    for context, problems in opened:
         context.close()
-        shutil.rmtree(profile, ignore_errors=True)
         found.extend(problems.all())
     assert not found, f"the browser reported problems: {found}"
