@@ -117,9 +117,11 @@ def purge_pending_registrations():
 
 def resume_imports():
     """Queue every started, unfinished import whose job is gone (a killed worker, a lost Redis)."""
-    from crm.services import imports
+    from crm.services import imports, lockdown
 
     with job_context():
+        if lockdown.current() is not None:
+            return {"queued": 0, "paused": True}  # lifting the lockdown queues them again
         queued = [job_id for job_id in map(imports.start, imports.resumable()) if job_id]
         return {"queued": len(queued)}
 

@@ -28,6 +28,14 @@ def _explain(exc):
     return None
 
 
+def _keep_lockdown_refusal(exc):
+    """A refusal by the emergency lockdown stays audited, though the command's work is rolled back."""
+    from ..services import lockdown
+
+    if lockdown.keep_refusal(exc):
+        db.session.commit()
+
+
 def operator_command(func):
     """Commit once on success; on a known failure roll back and print one line."""
 
@@ -45,6 +53,7 @@ def operator_command(func):
             raise
         except Exception as exc:
             db.session.rollback()
+            _keep_lockdown_refusal(exc)
             message = _explain(exc)
             if message is None:
                 raise

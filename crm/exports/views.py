@@ -16,6 +16,7 @@ from ..extensions import db
 from ..models import Meeting, User
 from ..security.permissions import can, current_actor, require
 from ..services import exports as export_service
+from ..services import lockdown
 from ..services import triage as triage_service
 from ..services.capture import allowed_paths
 from ..services.contacts import ValidationError
@@ -107,6 +108,7 @@ def _decide(export_id, approve):
         raise
     except ServiceError as exc:
         db.session.rollback()
+        lockdown.keep_refusal(exc)  # the refusal stays audited (the request commits at its end)
         flash(str(exc), "error")
     else:
         db.session.commit()
@@ -142,6 +144,7 @@ def download(export_id):
         raise
     except ServiceError as exc:
         db.session.rollback()
+        lockdown.keep_refusal(exc)  # the refusal stays audited (the request commits at its end)
         flash(str(exc), "error")
         return redirect(url_for("exports.index"))
     db.session.commit()

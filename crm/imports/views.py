@@ -15,7 +15,7 @@ from wtforms import SelectChoice
 from ..extensions import db
 from ..models import ImportRun, Meeting
 from ..security.permissions import current_actor, require
-from ..services import imports
+from ..services import imports, lockdown
 from ..services.import_reader import FIELDS
 from .forms import UploadForm, mapping_form
 
@@ -90,6 +90,7 @@ def index():
                 run = imports.upload(upload.stream, upload.filename, user, encoding=form.encoding.data)
             except imports.ImportProblem as exc:
                 db.session.rollback()
+                lockdown.keep_refusal(exc)  # the refusal stays audited (the request commits at its end)
                 error = _("This file cannot be imported: %(reason)s.", reason=str(exc))
             else:
                 db.session.commit()
@@ -119,6 +120,7 @@ def mapping(import_id):
             imports.start(run)
         except imports.ImportProblem as exc:
             db.session.rollback()
+            lockdown.keep_refusal(exc)
             run = imports.get_run(import_id, current_actor())
             error = str(exc)
         else:

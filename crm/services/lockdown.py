@@ -62,12 +62,32 @@ def forget_cache():
 
 
 def refuse_if_active(what, error=None):
-    """Raise ``LockedDown`` (or ``error``) while a lockdown is in force, audited; ``what`` names the action."""
+    """Raise ``LockedDown`` (or ``error``) while a lockdown is in force, audited; ``what`` names the action.
+
+    The raised error carries ``what`` as ``lockdown_refused``: a caller that rolls back
+    its work on the error calls ``keep_refusal`` afterwards, so the refusal stays audited.
+    """
     if current() is not None:
-        audit.record("lockdown.refused", None, None, refused=what)
-        db.session.flush()
-        raise (error or LockedDown)(_l("An emergency lockdown is in force: exports and imports are suspended "
-                            "until an admin lifts it."))
+        _record_refusal(what)
+        refusal = (error or LockedDown)(_l("An emergency lockdown is in force: exports and imports are suspended "
+                                           "until an admin lifts it."))
+        refusal.lockdown_refused = what
+        raise refusal
+
+
+def _record_refusal(what):
+    audit.record("lockdown.refused", None, None, refused=what)
+    db.session.flush()
+
+
+def keep_refusal(error):
+    """After a rollback of the work ``error`` refused: record its lockdown refusal again (if it
+    was one) for the caller's commit. Returns whether it was a lockdown refusal."""
+    what = getattr(error, "lockdown_refused", None)
+    if what is None:
+        return False
+    _record_refusal(what)
+    return True
 
 
 def may_sign_in(user):

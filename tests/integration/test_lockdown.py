@@ -7,13 +7,18 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import ApprovalRequest, AuditEvent, ImportRun, Lockdown, UserSession
+from crm.models.export import Export
 from crm.services import exports, imports, lockdown
 from crm.services.contacts import ValidationError
 from crm.services.triage import QueueFilters
 from tests.auth_helpers import csrf_token, fresh_user, post_form
 from tests.integration.access_helpers import watch  # noqa: F401 (fixture)
+from workers.jobs import build_export
+from workers.periodic import resume_imports
 
 SHEET = "Name;Email\nAles Lockdownski;ales.lock@example.org\nMaryja Lockdownska;maryja.lock@example.org\n"
+BROKEN = "Name;Email\nAles Lockdownski;ales.lock@example.org\nBroken Row;not-an-email\n"
+EVERYONE = QueueFilters(status="any", assignee="any")
 
 
 def _actions(action):
@@ -162,3 +167,73 @@ def test_lifting_restores_sign_in_for_staff(locked, app, login_as):
         "reason": "Twice", "csrf_token": _token(second)})
     assert "No lockdown is in force" in second.get("/admin/access/lockdown").get_data(as_text=True)
     assert _actions("lockdown.lift_refused")
+
+
+def test_every_refusal_is_audited_though_the_refused_work_is_rolled_back(watch, signed_in, login_as, make_contact,
+                                                                          app, monkeypatch, runner, tmp_path):
+    """The approval, download, upload, import start and rejects download refused over HTTP, the
+    operator's import refused on the command line, and the reconciler leaving imports alone:
+    each refusal is one committed audit event, and nothing the refused actions would change has."""
+    first, second = signed_in("admin"), signed_in("admin")
+    make_contact(), make_contact()
+    admin, other = fresh_user(first.user), fresh_user(second.user)
+    ready = exports.request_export(exports.ExportRequest(EVERYONE, ("full_name",)), admin)
+    db.session.commit()
+    ready_id = ready.id
+    build_export(str(ready_id))
+    monkeypatch.setitem(app.config, "EXPORT_APPROVAL_THRESHOLD", 1)
+    waiting_id = exports.request_export(exports.ExportRequest(EVERYONE, ("full_name",), "csv", "For the lead"),
+                                        other).id
+    uploaded_id = imports.upload(io.BytesIO(SHEET.encode()), "sheet.csv", admin).id
+    finished = imports.upload(io.BytesIO(BROKEN.encode()), "broken.csv", admin)
+    imports.configure(finished, finished.mapping)
+    finished.status = "running"
+    queued = imports.upload(io.BytesIO(SHEET.encode()), "queued.csv", admin)
+    imports.configure(queued, queued.mapping)
+    queued.status = "queued"
+    finished_id, queued_id = finished.id, queued.id
+    db.session.commit()
+    for _ in imports.process(finished_id):
+        db.session.commit()
+    assert db.session.get(ImportRun, finished_id).rejects_file_id is not None
+    _request(first)
+    _approve(second, _pending_id())
+    login_as(first, fresh_user(first.user), first.password)
+    token = csrf_token(first, "/exports/")
+
+    response = first.post(f"/exports/{waiting_id}/approve", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert "emergency lockdown" in first.get("/exports/").get_data(as_text=True).lower()
+    response = first.post(f"/exports/{ready_id}/download", data={"csrf_token": token})
+    assert response.status_code == 302 and "attachment" not in response.headers.get("Content-Disposition", "")
+    response = first.post("/imports/", data={"csrf_token": csrf_token(first, "/imports/"), "encoding": "auto",
+                                             "sheet": (io.BytesIO(SHEET.encode()), "late.csv")},
+                          content_type="multipart/form-data")
+    assert response.status_code == 400 and "emergency lockdown" in response.get_data(as_text=True).lower()
+    page = first.get(f"/imports/{uploaded_id}/map").get_data(as_text=True)
+    response = first.post(f"/imports/{uploaded_id}/map", data={
+        "csrf_token": csrf_token(first, f"/imports/{uploaded_id}/map"), "has_header": "y", "region": "PL",
+        "meeting_id": "", "col_0": "full_name", "col_1": "email"})
+    assert "Ales Lockdownski" in page and response.status_code == 400
+    assert "emergency lockdown" in response.get_data(as_text=True).lower()
+    assert first.get(f"/imports/{finished_id}/rejects.csv").status_code == 423
+    sheet = tmp_path / "operator.csv"
+    sheet.write_text(SHEET)
+    result = runner.invoke(args=["crm", "import", str(sheet), "--json"])
+    assert result.exit_code != 0 and "lockdown" in result.output
+    assert resume_imports() == {"queued": 0, "paused": True}  # the reconciler leaves them for the lift
+
+    refusals = _actions("lockdown.refused")
+    assert [e.details["refused"] for e in refusals] == [
+        "export.approve", "export.download", "import.upload", "import.start", "import.rejects_download",
+        "import.upload"]
+    assert {e.actor_id for e in refusals[:5]} == {first.user.id} and refusals[5].actor_id is None
+    db.session.expire_all()
+    waiting, ready = db.session.get(Export, waiting_id), db.session.get(Export, ready_id)
+    assert waiting.status == "pending_approval" and waiting.approved_by_id is None
+    assert ready.status == "ready" and ready.file_id is not None and ready.downloaded_at is None
+    assert db.session.get(ImportRun, uploaded_id).status == "uploaded"
+    assert db.session.get(ImportRun, queued_id).status == "queued"
+    assert db.session.scalar(select(db.func.count()).select_from(ImportRun)) == 3
+    assert not _actions("export.approve") and not _actions("export.download") and not _actions("import.start")
+    assert not _actions("import.rejects_download")
