@@ -92,28 +92,37 @@ def aware(value):
 
 # --- what is due ----------------------------------------------------------------------
 
-def _last_activity():
-    """(contact_id, last) over every kind of activity (see the module docstring)."""
+def _last_activity(ids=None):
+    """(contact_id, last) over every kind of activity (see the module docstring); only for
+    ``ids`` when given (the job re-checks a batch without grouping the whole database)."""
+    def only(stmt, column):
+        return stmt if ids is None else stmt.where(column.in_(ids))
+
     parts = union_all(
-        select(Contact.id.label("contact_id"), Contact.created_at.label("at")),
-        select(PathChoice.contact_id, StageChange.at).join(StageChange, StageChange.path_choice_id == PathChoice.id),
-        select(ContactNote.contact_id, ContactNote.created_at),
-        select(FollowUp.contact_id, FollowUp.completed_at).where(FollowUp.completed_at.is_not(None)),
-        select(Attendance.contact_id, Attendance.created_at),
-        select(ContactTriage.contact_id, ContactTriage.updated_at),
+        only(select(Contact.id.label("contact_id"), Contact.created_at.label("at")), Contact.id),
+        only(select(PathChoice.contact_id, StageChange.at)
+             .join(StageChange, StageChange.path_choice_id == PathChoice.id), PathChoice.contact_id),
+        only(select(ContactNote.contact_id, ContactNote.created_at), ContactNote.contact_id),
+        only(select(FollowUp.contact_id, FollowUp.completed_at).where(FollowUp.completed_at.is_not(None)),
+             FollowUp.contact_id),
+        only(select(Attendance.contact_id, Attendance.created_at), Attendance.contact_id),
+        only(select(ContactTriage.contact_id, ContactTriage.updated_at), ContactTriage.contact_id),
     ).subquery()
     return (select(parts.c.contact_id, func.max(parts.c.at).label("last"))
             .group_by(parts.c.contact_id).subquery())
 
 
-def _path_counts():
+def _path_counts(ids=None):
     def stage_count(stage):
         return func.sum(case((PathChoice.stage == stage, 1), else_=0))
 
-    return (select(PathChoice.contact_id, func.count().label("n"),
+    stmt = (select(PathChoice.contact_id, func.count().label("n"),
                    stage_count("declined").label("declined"), stage_count("withdrawn").label("withdrawn"),
                    stage_count("interested").label("interested"))
-            .group_by(PathChoice.contact_id).subquery())
+            .group_by(PathChoice.contact_id))
+    if ids is not None:
+        stmt = stmt.where(PathChoice.contact_id.in_(ids))
+    return stmt.subquery()
 
 
 def _reason_expression(paths):
@@ -139,7 +148,7 @@ def due_for_archive(periods, until, ids=None, clause=None):
     reasons = [r for r in RETENTION_REASONS if periods.of(r) is not None]
     if not reasons:
         return []
-    last, paths = _last_activity(), _path_counts()
+    last, paths = _last_activity(ids), _path_counts(ids)
     reason = _reason_expression(paths).label("reason")
     stmt = (select(Contact.id, reason, last.c.last)
             .join(last, last.c.contact_id == Contact.id)
@@ -215,14 +224,17 @@ def archive_due(periods, now, batch):
     done = 0
     for chunk in _chunks([d.contact_id for d in due_for_archive(periods, now)], batch):
         # Checked again inside the batch: a note or a hold since the list was made wins.
+        by_reason = {}
         for due in due_for_archive(periods, now, ids=chunk):
-            changed = db.session.execute(
-                update(Contact).where(Contact.id == due.contact_id, Contact.archived_at.is_(None))
-                .values(archived_at=now, archive_reason=due.reason, version_id=Contact.version_id + 1)
-                .execution_options(synchronize_session=False)).rowcount
-            if changed:
-                audit.record("retention.archived", "contact", due.contact_id, reason=due.reason)
-                done += 1
+            by_reason.setdefault(due.reason, []).append(due.contact_id)
+        for reason, ids in by_reason.items():
+            db.session.execute(
+                update(Contact).where(Contact.id.in_(ids), Contact.archived_at.is_(None))
+                .values(archived_at=now, archive_reason=reason, version_id=Contact.version_id + 1)
+                .execution_options(synchronize_session=False))
+            for contact_id in ids:
+                audit.record("retention.archived", "contact", contact_id, reason=reason)
+            done += len(ids)
         db.session.commit()
     return done
 
