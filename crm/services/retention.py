@@ -300,14 +300,20 @@ def _visible_ids(user, ids):
         Contact.id.in_(ids), permissions.contact_clause(user, include_archived=True))))
 
 
-def page_rows(user, dues):
+def page_rows(user, dues, chunk=500):
     """The first ``SHOWN`` of ``dues`` that ``user`` may read, as (Due, Contact), and how many
-    more there are. Only these rows are loaded (and so decrypted) by the page."""
-    visible = _visible_ids(user, [d.contact_id for d in dues])
-    shown = [d for d in dues if d.contact_id in visible]
+    more there are. Only these rows are loaded (and so decrypted) by the page; visibility is
+    asked a chunk at a time, so a long forecast never becomes one huge IN list."""
+    shown = []
+    for start in range(0, len(dues), chunk):
+        part = dues[start:start + chunk]
+        visible = _visible_ids(user, [d.contact_id for d in part])
+        shown += [d for d in part if d.contact_id in visible][:SHOWN - len(shown)]
+        if len(shown) >= SHOWN:
+            break
     contacts = {c.id: c for c in db.session.scalars(
-        select(Contact).where(Contact.id.in_([d.contact_id for d in shown[:SHOWN]])))}
-    return [(d, contacts[d.contact_id]) for d in shown[:SHOWN]], len(dues) - min(len(shown), SHOWN)
+        select(Contact).where(Contact.id.in_([d.contact_id for d in shown])))}
+    return [(d, contacts[d.contact_id]) for d in shown], len(dues) - len(shown)
 
 
 def archived(user, periods, limit=SHOWN):

@@ -144,3 +144,17 @@ def test_page_lists_no_restricted_person_to_an_admin_without_clearance(signed_in
     token = csrf_token(admin, "/contacts/")
     assert admin.post(f"/admin/retention/{contact.id}/hold",
                       data={"reason": "x", "csrf_token": token}).status_code == 404
+
+
+def test_page_rows_take_the_first_visible_ones_chunk_by_chunk(make_contact, make_user, monkeypatch):
+    admin = make_user("admin-no-clearance", "admin", clearance=False)[0]
+    ids = []
+    for n in range(6):
+        paths = ("combat_service",) if n in (0, 3) else ("volunteering",)
+        contact = make_contact(f"Osoba {n}", paths=paths)
+        ids.append(contact.id)
+    dues = [retention.Due(i, "stale", T) for i in ids]
+    monkeypatch.setattr(retention, "SHOWN", 3)
+    rows, more = retention.page_rows(admin, dues, chunk=2)
+    assert [c.id for _d, c in rows] == [ids[1], ids[2], ids[4]]  # the restricted ones are skipped
+    assert more == 3
