@@ -158,6 +158,15 @@ def test_exports_rows_and_counts(scene):
     assert exports.count_matching(everyone, ann) == 4
     db.session.commit()
     assert_clean(scene["plain"].get("/exports/new").get_data(as_text=True), "export form")
+    # The rows of a built file: the canary and the two people plain may see, nobody else.
+    from tests.integration.test_exports import csv_rows, download, request_and_build
+
+    built = request_and_build(plain, columns=("full_name", "email", "paths"))
+    assert built.status == "ready" and built.row_count == 2
+    text = "\n".join(",".join(row) for row in csv_rows(download(plain, built)))
+    assert "Otto Openov" in text and "Z. S." in text
+    for hidden in (*HIDDEN_NAMES, "relatyva@", "Combat service", "combat_service"):
+        assert hidden not in text
 
 
 def test_duplicates_page(scene):
