@@ -303,3 +303,29 @@ def test_someone_who_comes_back_is_brought_back_by_the_reconciler(make_contact, 
     assert contact(still).archived_at is not None
     assert {e.target_id for e in events("retention.returned")} == {str(by_attendance), str(by_consent)}
     assert reconcile.run_all(app)["retention_returned"] == 0
+
+
+def test_the_schedule_holds_the_daily_job():
+    import workers.cron_config  # noqa: F401 -- the schedule registers its jobs
+    from rq.cron import _job_data_registry
+
+    entries = [e for e in _job_data_registry if e["func"].__name__ == "apply_retention"]
+    assert entries and all(e["queue_name"] == "maintenance" for e in entries)
+
+
+def test_a_real_worker_archives_and_erases_and_leaves_no_result(make_contact, run_worker, app):
+    from crm.jobs import get_queue
+    from crm.redis_conn import get_redis
+
+    now = datetime.now(UTC)
+    due = person(make_contact, "declined", at=now - 400 * DAY)
+    gone = person(make_contact, "withdrawn", email="gone.retention@example.org", at=now - 800 * DAY)
+    db.session.execute(update(Contact).where(Contact.id == gone).values(
+        archived_at=now - 91 * DAY, archive_reason="withdrawn"))
+    kept = person(make_contact, "declined", at=now - 10 * DAY)
+    db.session.commit()
+    job = get_queue("maintenance").enqueue("workers.periodic.apply_retention")
+    run_worker("maintenance")
+    assert contact(due).archive_reason == "declined"
+    assert contact(gone) is None and contact(kept).archived_at is None
+    assert not get_redis(app).exists(f"rq:job:{job.id}")  # result_ttl 0: nothing stays in Redis
