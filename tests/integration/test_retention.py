@@ -325,7 +325,10 @@ def test_a_real_worker_archives_and_erases_and_leaves_no_result(make_contact, ru
     kept = person(make_contact, "declined", at=now - 10 * DAY)
     db.session.commit()
     job = get_queue("maintenance").enqueue("workers.periodic.apply_retention")
-    run_worker("maintenance")
-    assert contact(due).archive_reason == "declined"
+    output = run_worker("maintenance")
+    failed = get_queue("maintenance").failed_job_registry
+    assert contact(due).archive_reason == "declined", (output, [
+        failed.job_class.fetch(i, connection=failed.connection, serializer=failed.serializer).exc_info
+        for i in failed.get_job_ids()])
     assert contact(gone) is None and contact(kept).archived_at is None
     assert not get_redis(app).exists(f"rq:job:{job.id}")  # result_ttl 0: nothing stays in Redis
