@@ -24,8 +24,8 @@ import os
 from collections import defaultdict
 
 from sqlalchemy import and_, delete, exists, func, literal, or_, select
-from sqlalchemy.orm import aliased
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 
 from ..models import Contact, ContactIndex
 from ..models.base import utcnow

@@ -11,8 +11,8 @@ import re
 from sqlalchemy import select
 
 from ..models import Contact
-from ..security.cipher import DecryptionError
 from ..security import normalize
+from ..security.cipher import DecryptionError
 from ..security.crypto import crypto
 
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
