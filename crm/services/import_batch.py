@@ -15,7 +15,7 @@ from ..models.bulk import insert_rows
 from ..security import audit
 from . import import_match as match
 from . import duplicate_pairs, signals, trust
-from .contacts import create_contacts_bulk, move_stage
+from .contacts import create_contacts_bulk, start_paths
 from .followup_firing import apply_rules_batch
 from .import_rows import merge_into, same_words
 
@@ -57,7 +57,7 @@ def classify(run, rows, user):
         outcome_of[i] = ("created", len(pending))
         _remember(row, len(pending), pending_keys)
         pending.append(row.data)
-    created_ids = create_contacts_bulk(pending, actor_id=user.id if user else None) if pending else []
+    created_ids = create_contacts_bulk(pending, actor_id=user.id if user else None, validated=True) if pending else []
     duplicate_pairs.note(db.session, created_ids)  # their pairs are recorded when the batch commits
     stage_changes = _merge(run, merges, user)
     _attend(run, list(created_ids) + list(merges), user)
@@ -111,19 +111,16 @@ def _merge(run, merges, user):
     contacts = match.load_contacts(merges)
     for contact_id, datas in merges.items():
         contact = contacts[contact_id]
-        filled, added = [], []
+        filled = []
         for data in datas:
             for name in FILL_FIELDS:
                 value = getattr(data, name)
                 if value and not match.plain(getattr(contact, name)):
                     setattr(contact, name, value)
                     filled.append(name)
-            for path in data.paths:
-                if contact.path(path) is None:
-                    change = move_stage(contact.id, path, "interested", actor_id=actor_id)
-                    if change is not None:
-                        added.append(path)
-                        changes.append(change)
+        started = start_paths(contact, [p for data in datas for p in data.paths], actor_id=actor_id)
+        added = list(started)
+        changes.extend(started.values())
         if filled or added:
             contact.updated_at = utcnow()
             audit.record("contact.import_merge", "contact", contact.id, import_id=str(run.id),
