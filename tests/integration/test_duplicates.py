@@ -6,6 +6,7 @@ from sqlalchemy import delete, select
 
 from crm.extensions import db
 from crm.models import AuditEvent, Contact, ContactIndex
+from crm.models.base import utcnow
 from crm.models.merge import DuplicateCandidate, DuplicateDismissal
 from crm.security import blind_index, normalize
 from crm.security.crypto import crypto
@@ -78,6 +79,21 @@ def test_restricted_people_are_left_out_without_clearance(make_contact, make_use
     assert pair_ids(page_for(plain)) == {}
     candidates = list(db.session.execute(duplicates.pairs_statement(plain)))
     assert candidates == []
+
+
+def test_an_archived_contact_is_left_out_on_either_side_of_a_pair(make_contact, coordinator):
+    """Archived by retention: hidden from everyone, as the lower and as the higher id of a pair."""
+    people = sorted((make_contact(f"Marta Hajduk {n}", email="marta@example.org") for n in range(3)),
+                    key=lambda c: c.id)
+    first, middle, last = people
+    assert pair_ids(page_for(coordinator)) == {key(first, middle): ["email"], key(first, last): ["email"],
+                                               key(middle, last): ["email"]}
+    middle.archived_at = utcnow()  # the higher id of (first, middle), the lower of (middle, last)
+    db.session.commit()
+    assert {frozenset(row[:2]) for row in db.session.execute(duplicates.pairs_statement(coordinator))} \
+        == {key(first, last)}
+    page = duplicates.pair_page(coordinator)
+    assert pair_ids(page) == {key(first, last): ["email"]} and page.examined == 1
 
 
 def test_pages_follow_a_cursor_and_audit_the_ids_shown(make_contact, coordinator):
