@@ -188,3 +188,14 @@ def scan_import_signals(import_id, first_record, last_record):
 
     with job_context():
         return signal_checks.scan_import_batch(uuid.UUID(str(import_id)), int(first_record), int(last_record))
+
+
+def record_import_pairs(import_id, first_record, last_record):
+    """The duplicate pairs of the contacts one import batch created (decision 0025)."""
+    import uuid
+
+    from crm.services import duplicate_pairs
+
+    with job_context():
+        return duplicate_pairs.record_import_batch(db.session, uuid.UUID(str(import_id)),
+                                                   int(first_record), int(last_record))

@@ -8,7 +8,10 @@ and replaces those contacts' rows in ``duplicate_candidate``. It runs before the
 commit of any transaction that created a contact or changed its email, phone,
 name or city (the ``crm.models.merge`` session hooks: capture, join confirmation,
 edit, merge and undo, corrections), and for the contacts an import batch created
-(``note``): the duplicates page shows them at once, no refresh needed.
+(``note``): the duplicates page shows them at once, no refresh needed. The contacts an
+import batch created are the exception: ``record_import_batch`` records their pairs in a
+job of their own (``IMPORT_PAIRS_JOB``, ids and record numbers only), shortly after the
+batch commits; the refresh job repairs the pairs of a job that was lost (decision 0025).
 
 ``rebuild(session)`` is the repair: it decrypts every contact's email and phone
 once and groups equal normal forms in memory (under a random key of the run, so
@@ -29,6 +32,7 @@ from sqlalchemy.orm import aliased
 
 from ..models import Contact, ContactIndex
 from ..models.base import utcnow
+from ..models.imports import ImportRow
 from ..models.merge import NOTED_CONTACTS, DuplicateCandidate
 from ..security import blind_index, normalize
 from ..security.cipher import DecryptionError
@@ -39,6 +43,7 @@ CHUNK = 500
 # A name whose rarest word (token) more than this many contacts share is "common":
 # pairing on it would compare it with all of them (email and phone still pair such people).
 NAME_BUCKET_CAP = 50
+IMPORT_PAIRS_JOB = "workers.jobs.record_import_pairs"
 
 
 def note(session, contact_ids):
@@ -51,6 +56,18 @@ def record_noted(session):
     ids = session.info.pop(NOTED_CONTACTS, None)
     if ids:
         record_for(session, ids)
+
+
+def record_import_batch(session, import_id, first_record, last_record):
+    """Record the pairs of the contacts an import batch created (its job); return how many.
+
+    Contacts the batch merged into were changed through the ORM: the session hook
+    recorded theirs when the batch committed.
+    """
+    ids = list(session.scalars(select(ImportRow.contact_id).where(
+        ImportRow.import_id == import_id, ImportRow.record >= first_record, ImportRow.record <= last_record,
+        ImportRow.outcome == "created", ImportRow.contact_id.is_not(None))))
+    return {"contacts": len(ids), "pairs": record_for(session, ids) if ids else 0}
 
 
 # -- the pairs of some contacts ---------------------------------------------------------------

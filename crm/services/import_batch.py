@@ -14,7 +14,7 @@ from ..models.base import utcnow
 from ..models.bulk import insert_rows
 from ..security import audit
 from . import import_match as match
-from . import duplicate_pairs, signals, trust
+from . import signals, trust
 from .contacts import create_contacts_bulk, start_paths
 from .followup_firing import apply_rules_batch
 from .import_rows import merge_into, same_words
@@ -58,7 +58,6 @@ def classify(run, rows, user):
         _remember(row, len(pending), pending_keys)
         pending.append(row.data)
     created_ids = create_contacts_bulk(pending, actor_id=user.id if user else None, validated=True) if pending else []
-    duplicate_pairs.note(db.session, created_ids)  # their pairs are recorded when the batch commits
     stage_changes = _merge(run, merges, user)
     _attend(run, list(created_ids) + list(merges), user)
     _apply_followups(created_ids, stage_changes)

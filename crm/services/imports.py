@@ -29,7 +29,7 @@ from ..models.imports import ImportRow
 from ..security import audit, normalize, permissions
 from ..security.crypto import crypto
 from ..security.keyring import derive_key
-from . import files, import_batch, lockdown, signals
+from . import duplicate_pairs, files, import_batch, lockdown, signals
 from .import_reader import FIELDS, Sheet, SheetError, guess_mapping
 from .import_rows import parse_row
 
@@ -260,6 +260,8 @@ def _run_batch(run, batch, user, cleared):
     db.session.flush()
     if outcomes:  # the signal checks of this batch's contacts, in a job of their own (decision 0022)
         enqueue(signals.IMPORT_SCAN_JOB, run.id, batch[0][0], batch[-1][0], queue="default")
+        # The created contacts' duplicate pairs too: recording them here cost more than the matching (0025).
+        enqueue(duplicate_pairs.IMPORT_PAIRS_JOB, run.id, batch[0][0], batch[-1][0], queue="default")
 
 
 # -- finishing, summaries, rejects ---------------------------------------------------------

@@ -5,12 +5,13 @@ import pytest
 from sqlalchemy import delete, select
 
 from crm.extensions import db
-from crm.models import AuditEvent, Contact, ContactIndex
+from crm.jobs import get_queue
+from crm.models import AuditEvent, Contact, ContactIndex, ImportRun
 from crm.models.base import utcnow
 from crm.models.merge import DuplicateCandidate, DuplicateDismissal
 from crm.security import blind_index, normalize
 from crm.security.crypto import crypto
-from crm.services import duplicates
+from crm.services import duplicate_pairs, duplicates
 from tests.auth_helpers import csrf_token
 
 
@@ -202,7 +203,7 @@ def test_rewriting_the_same_value_records_nothing(make_contact):
     assert not db.session.info.get(NOTED_CONTACTS)
 
 
-def test_an_import_records_the_pairs_it_could_not_merge(make_user, make_contact):
+def test_an_import_records_the_pairs_it_could_not_merge(make_user, make_contact, run_worker):
     """A contact hidden from the importer is never matched (0015); the pair waits for a cleared coordinator."""
     from tests.integration.test_import_service import wizard_import
 
@@ -211,6 +212,12 @@ def test_an_import_records_the_pairs_it_could_not_merge(make_user, make_contact)
     plain, _ = make_user("coord-plain", "coordinator")
     body = "Name;Email;City;Path\nAles Bykau;ales@example.org;;volunteer\nHanna Lis;h.lis@example.org;Krakow;\n"
     assert wizard_import(plain, body.encode())["created"] == 2
+    assert recorded() == {}, "a batch's created contacts are paired by a job of their own"
+    run_id = db.session.scalar(select(ImportRun.id))
+    jobs = [job for job in get_queue("default").get_jobs() if job.func_name == duplicate_pairs.IMPORT_PAIRS_JOB]
+    assert [job.args for job in jobs] == [[str(run_id), 2, 3]], "ids and record numbers only"
+    run_worker("default")
+    db.session.rollback()
     new_ales, new_hanna = (db.session.scalar(select(Contact.id).where(Contact.id.not_in([hidden.id, namesake.id]),
                                                                       Contact.email_ct.is_not(None)).where(
         Contact.id.in_(select(ContactIndex.contact_id).where(ContactIndex.field == "email",
