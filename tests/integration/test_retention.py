@@ -70,7 +70,7 @@ def events(action, contact_id=None):
     stmt = select(AuditEvent).where(AuditEvent.action == action)
     if contact_id is not None:
         stmt = stmt.where(AuditEvent.target_id == str(contact_id))
-    return list(db.session.scalars(stmt))
+    return list(db.session.scalars(stmt.order_by(AuditEvent.id)))
 
 
 @pytest.mark.parametrize(("stages", "reason", "days"), [

@@ -19,7 +19,7 @@ def events(action, contact_id=None):
     stmt = select(AuditEvent).where(AuditEvent.action == action)
     if contact_id is not None:
         stmt = stmt.where(AuditEvent.target_id == str(contact_id))
-    return list(db.session.scalars(stmt))
+    return list(db.session.scalars(stmt.order_by(AuditEvent.id)))
 
 
 def seen_by(user):
