@@ -129,3 +129,27 @@ def open_browser(browser, live_server):
         context.close()
         found.extend(problems.all())
     assert not found, f"the browser reported problems: {found}"
+
+
+PASSWORD = "Harbour-tinder-quartz-92-lilac"
+
+
+@pytest.fixture
+def enrolled_user(make_user):
+    """Factory: an account that has chosen PASSWORD and set up an authenticator."""
+    import pyotp
+
+    from crm.extensions import db
+    from crm.security.passwords import hash_password
+    from crm.services import sessions
+
+    def make(login, role="coordinator", clearance=True):
+        user, _ = make_user(login, role=role, clearance=clearance)
+        user.password_hash = hash_password(PASSWORD)
+        user.must_change_password = False
+        user.totp_secret = pyotp.random_base32()
+        user.totp_enabled_at = sessions.now()
+        db.session.commit()
+        return user
+
+    return make

@@ -5,7 +5,7 @@ import pytest
 
 from tests.auth_helpers import current_code, fresh_user
 from tests.e2e.conftest import VIEWPORTS
-from tests.e2e.test_sign_in import PASSWORD, enrolled_user  # noqa: F401  (fixture)
+from tests.e2e.conftest import PASSWORD
 
 pytestmark = pytest.mark.e2e
 NEW_PASSWORD = "Copper-meadow-trellis-58-fjord"
@@ -22,7 +22,7 @@ def sign_in(page, user, password=PASSWORD):
     page.wait_for_url("**/home")
 
 
-def test_account_changes_and_sign_out_everywhere(open_browser, enrolled_user):  # noqa: F811
+def test_account_changes_and_sign_out_everywhere(open_browser, enrolled_user):
     user = enrolled_user("e2e-account", role="staff")
     laptop, phone = open_browser(VIEWPORTS["laptop"]), open_browser(VIEWPORTS["phone"])
     sign_in(laptop, user)

@@ -2,31 +2,22 @@
 path to screening, with a reason; a different cleared coordinator (on a laptop) sees the count
 in the menu, cannot be the requester, and approves with a reason (issue 8 item 2). The page
 fixture fails the test on any console error, page error, CSP violation or off-site request."""
-import pyotp
 import pytest
 from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import ApprovalRequest, PathChoice
-from crm.security.passwords import hash_password
-from crm.services import sessions
 from tests.e2e.conftest import LAPTOP, PHONE
 from tests.e2e.test_join_browser import take_status_note
-from tests.e2e.test_sign_in import PASSWORD, sign_in
+from tests.e2e.test_sign_in import sign_in
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def cleared(make_user):
+def cleared(enrolled_user):
     def make(login):
-        user, _ = make_user(login, role="coordinator", clearance=True)
-        user.password_hash = hash_password(PASSWORD)
-        user.must_change_password = False
-        user.totp_secret = pyotp.random_base32()
-        user.totp_enabled_at = sessions.now()
-        db.session.commit()
-        return user
+        return enrolled_user(login, role="coordinator", clearance=True)
 
     return make
 

@@ -6,16 +6,13 @@ or request to another host.
 import os
 from datetime import datetime
 
-import pyotp
 import pytest
 
 from crm.extensions import db
 from crm.models import Attendance, Contact
-from crm.security.passwords import hash_password
-from crm.services import sessions
 from crm.services.meetings import MeetingData, create_meeting
 from tests.e2e.conftest import PHONE
-from tests.e2e.test_sign_in import PASSWORD, sign_in
+from tests.e2e.test_sign_in import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -28,14 +25,8 @@ def shoot(page, name):
 
 
 @pytest.fixture
-def coordinator(make_user):
-    user, _ = make_user("e2e-coord", role="coordinator", clearance=False)
-    user.password_hash = hash_password(PASSWORD)
-    user.must_change_password = False
-    user.totp_secret = pyotp.random_base32()
-    user.totp_enabled_at = sessions.now()
-    db.session.commit()
-    return user
+def coordinator(enrolled_user):
+    return enrolled_user("e2e-coord", role="coordinator", clearance=False)
 
 
 def test_capture_at_a_meeting_then_triage_and_assign_on_a_phone(open_browser, coordinator, make_user,

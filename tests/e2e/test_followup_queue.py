@@ -5,29 +5,21 @@ or request to another host.
 """
 from datetime import timedelta
 
-import pyotp
 import pytest
 
 from crm.extensions import db
 from crm.models import FollowUp
 from crm.models.base import utcnow
-from crm.security.passwords import hash_password
-from crm.services import followups, sessions
+from crm.services import followups
 from tests.e2e.conftest import VIEWPORTS
-from tests.e2e.test_sign_in import PASSWORD, sign_in
+from tests.e2e.test_sign_in import sign_in
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def staffer(make_user):
-    user, _ = make_user("e2e-staff", role="staff")
-    user.password_hash = hash_password(PASSWORD)
-    user.must_change_password = False
-    user.totp_secret = pyotp.random_base32()
-    user.totp_enabled_at = sessions.now()
-    db.session.commit()
-    return user
+def staffer(enrolled_user):
+    return enrolled_user("e2e-staff", role="staff", clearance=False)
 
 
 @pytest.mark.parametrize("viewport", ["phone", "laptop"])

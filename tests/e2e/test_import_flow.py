@@ -3,15 +3,12 @@
 The page fixture fails the test on any console error, page error, CSP violation
 or request to another host.
 """
-import pyotp
 import pytest
 
 from crm.extensions import db
 from crm.models import Contact
-from crm.security.passwords import hash_password
-from crm.services import sessions
 from tests.e2e.conftest import LAPTOP, PHONE
-from tests.e2e.test_sign_in import PASSWORD, sign_in
+from tests.e2e.test_sign_in import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -22,14 +19,8 @@ SHEET = ("Imię i nazwisko;E-mail;Telefon;Miasto;Ścieżka\n"
 
 
 @pytest.fixture
-def coordinator(make_user):
-    user, _ = make_user("e2e-importer", role="coordinator")
-    user.password_hash = hash_password(PASSWORD)
-    user.must_change_password = False
-    user.totp_secret = pyotp.random_base32()
-    user.totp_enabled_at = sessions.now()
-    db.session.commit()
-    return user
+def coordinator(enrolled_user):
+    return enrolled_user("e2e-importer", role="coordinator", clearance=False)
 
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])

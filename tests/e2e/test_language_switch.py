@@ -4,13 +4,12 @@ import pytest
 
 from tests.e2e.conftest import PHONE, VIEWPORTS
 from tests.e2e.test_account import sign_in
-from tests.e2e.test_sign_in import enrolled_user  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
-def test_staff_switch_language_and_it_sticks(open_browser, enrolled_user, viewport):  # noqa: F811
+def test_staff_switch_language_and_it_sticks(open_browser, enrolled_user, viewport):
     user = enrolled_user(f"e2e-lang-{viewport}", role="coordinator")
     page = open_browser(VIEWPORTS[viewport])
     sign_in(page, user)

@@ -8,13 +8,12 @@ from crm.models import User
 from crm.services import access_alerts
 from tests.e2e.conftest import VIEWPORTS
 from tests.e2e.test_account import sign_in
-from tests.e2e.test_sign_in import enrolled_user  # noqa: F401  (fixture)
 from tests.integration.access_helpers import watch  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.e2e
 
 
-def test_alert_review_and_a_two_person_lockdown(open_browser, enrolled_user, watch):  # noqa: F811
+def test_alert_review_and_a_two_person_lockdown(open_browser, enrolled_user, watch):
     first = enrolled_user("e2e-admin-a", role="admin")
     second = enrolled_user("e2e-admin-b", role="admin")
     staff = enrolled_user("e2e-staff", role="staff")

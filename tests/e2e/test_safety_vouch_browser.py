@@ -1,28 +1,19 @@
 """In a real browser at a phone-sized viewport: set "do not email" on a contact and vouch
 for them (issue 8 items 1 and 5). The page fixture fails the test on any console error,
 page error, CSP violation or request to another host."""
-import pyotp
 import pytest
 
 from crm.extensions import db
 from crm.models import AuditEvent, Contact
-from crm.security.passwords import hash_password
-from crm.services import sessions
 from tests.e2e.conftest import PHONE
-from tests.e2e.test_sign_in import PASSWORD, sign_in
+from tests.e2e.test_sign_in import sign_in
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def cleared_coordinator(make_user):
-    user, _ = make_user("e2e-cleared", role="coordinator", clearance=True)
-    user.password_hash = hash_password(PASSWORD)
-    user.must_change_password = False
-    user.totp_secret = pyotp.random_base32()
-    user.totp_enabled_at = sessions.now()
-    db.session.commit()
-    return user
+def cleared_coordinator(enrolled_user):
+    return enrolled_user("e2e-cleared", role="coordinator", clearance=True)
 
 
 def test_set_do_not_email_and_vouch_on_a_phone(open_browser, cleared_coordinator, make_contact):

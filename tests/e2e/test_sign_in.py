@@ -4,29 +4,9 @@ import os
 import pyotp
 import pytest
 
-from crm.extensions import db
-from crm.security.passwords import hash_password
-from crm.services import sessions
-from tests.e2e.conftest import VIEWPORTS
+from tests.e2e.conftest import PASSWORD, VIEWPORTS
 
 pytestmark = pytest.mark.e2e
-PASSWORD = "Harbour-tinder-quartz-92-lilac"
-
-
-@pytest.fixture
-def enrolled_user(make_user):
-    """A coordinator who has chosen a password and set up an authenticator."""
-
-    def make(login, role="coordinator"):
-        user, _ = make_user(login, role=role, clearance=True)
-        user.password_hash = hash_password(PASSWORD)
-        user.must_change_password = False
-        user.totp_secret = pyotp.random_base32()
-        user.totp_enabled_at = sessions.now()
-        db.session.commit()
-        return user
-
-    return make
 
 
 def sign_in(page, user):
