@@ -2,6 +2,7 @@
 authenticator app, and signing out everywhere; no CSP violation on the way."""
 import pyotp
 import pytest
+from playwright.sync_api import expect
 
 from tests.auth_helpers import current_code, fresh_user
 from tests.e2e.conftest import VIEWPORTS
@@ -45,7 +46,7 @@ def test_account_changes_and_sign_out_everywhere(open_browser, enrolled_user):
     laptop.get_by_role("link", name="Recovery codes").click()
     laptop.fill("input[name=password]", NEW_PASSWORD)
     laptop.click("main button[type=submit]")
-    assert laptop.locator("ol.recovery-codes li").count() == 10
+    expect(laptop.locator("ol.recovery-codes li")).to_have_count(10)  # waits for the POST\'s page
 
     laptop.goto(laptop.base_url + "/account")
     laptop.get_by_role("link", name="New authenticator app").click()
@@ -57,7 +58,7 @@ def test_account_changes_and_sign_out_everywhere(open_browser, enrolled_user):
     assert secret == fresh_user(user).totp_secret
     laptop.fill("input[name=code]", pyotp.TOTP(secret).now())
     laptop.click("main button[type=submit]")
-    assert laptop.locator("ol.recovery-codes li").count() == 10
+    expect(laptop.locator("ol.recovery-codes li")).to_have_count(10)  # waits for the POST\'s page
     laptop.click("text=I have kept them, continue")
 
     sign_in(phone, user, NEW_PASSWORD)

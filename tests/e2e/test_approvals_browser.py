@@ -3,6 +3,7 @@ path to screening, with a reason; a different cleared coordinator (on a laptop) 
 in the menu, cannot be the requester, and approves with a reason (issue 8 item 2). The page
 fixture fails the test on any console error, page error, CSP violation or off-site request."""
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from crm.extensions import db
@@ -38,13 +39,13 @@ def test_request_on_a_phone_then_another_coordinator_approves(open_browser, clea
     section = asker.locator("#approvals")
     section.get_by_label("Move to stage").select_option("screening")
     section.get_by_role("button", name="Request approval").click()  # no reason yet
-    assert "Give a reason." in asker.locator("main").inner_text()
+    expect(asker.locator("main")).to_contain_text("Give a reason.")
     take_status_note(asker, 400)  # the form came back with status 400, the choice kept
     asker.get_by_label("Reason (seen by the coordinator who decides)").fill("Met twice; references checked")
     asker.get_by_role("button", name="Request approval").click()
     asker.wait_for_url(f"**/contacts/{contact_id}*")
-    assert "another cleared coordinator must approve it" in asker.locator("main").inner_text()
-    assert "Your own request" in asker.locator("#approvals").inner_text()
+    expect(asker.locator("main")).to_contain_text("another cleared coordinator must approve it")
+    expect(asker.locator("#approvals")).to_contain_text("Your own request")
     assert asker.locator("#approvals").get_by_role("button", name="Approve").count() == 0
     assert stage(contact_id) == "interested"
 
@@ -59,17 +60,17 @@ def test_request_on_a_phone_then_another_coordinator_approves(open_browser, clea
     assert "Move Combat service to Screening" in text and "e2e-ann" in text
     assert "Met twice; references checked" in text and "Marta Bojko" in text
     item.get_by_role("button", name="Approve").click()  # a reason is required here too
-    assert "Give a reason." in approver.locator("main").inner_text()
+    expect(approver.locator("main")).to_contain_text("Give a reason.")
     take_status_note(approver, 400)
     approver.locator("article.approval textarea").fill("Agreed after the call")
     approver.locator("article.approval").get_by_role("button", name="Approve").click()
     approver.wait_for_url("**/approvals/")
-    assert "Approved and applied." in approver.locator("main").inner_text()
-    assert "Nothing is waiting for approval." in approver.locator("main").inner_text()
+    expect(approver.locator("main")).to_contain_text("Approved and applied.")
+    expect(approver.locator("main")).to_contain_text("Nothing is waiting for approval.")
     assert approver.locator("nav.mainnav a", has_text="Approvals").locator(".nav-count").count() == 0
     assert stage(contact_id) == "screening"
     request = db.session.scalar(select(ApprovalRequest))
     assert (request.status, request.requested_by_id, request.decided_by_id) == ("approved", ann.id, bob.id)
 
     asker.reload()
-    assert "Combat service: Screening" in asker.locator("#paths").inner_text()
+    expect(asker.locator("#paths")).to_contain_text("Combat service: Screening")

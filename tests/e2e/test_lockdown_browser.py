@@ -2,6 +2,7 @@
 approved by another (both signed out), the banner shown, and lifted; no console error, no CSP
 violation, at a laptop and a phone viewport."""
 import pytest
+from playwright.sync_api import expect
 
 from crm.extensions import db
 from crm.models import User
@@ -26,7 +27,7 @@ def test_alert_review_and_a_two_person_lockdown(open_browser, enrolled_user, wat
 
     laptop.get_by_role("link", name="Alerts").click()
     laptop.wait_for_url("**/admin/access/alerts")
-    assert "61 different contacts opened in 10 minutes" in laptop.content()
+    expect(laptop.locator("body")).to_contain_text("61 different contacts opened in 10 minutes")
     laptop.fill("textarea[name=note]", "Reassigned a whole city to her this morning")
     laptop.get_by_role("button", name="Mark reviewed").click()
     laptop.wait_for_url("**/admin/access/alerts")
@@ -35,7 +36,7 @@ def test_alert_review_and_a_two_person_lockdown(open_browser, enrolled_user, wat
     laptop.get_by_role("link", name="Emergency lockdown").click()
     laptop.fill("textarea[name=reason]", "A coordinator's phone was taken at the border")
     laptop.get_by_role("button", name="Request a lockdown").click()
-    assert "a different admin must approve it" in laptop.content()
+    expect(laptop.locator("body")).to_contain_text("a different admin must approve it")
 
     phone.goto(phone.base_url + "/admin/access/lockdown")
     phone.fill("textarea[name=reason]", "Confirmed by a call")
@@ -45,10 +46,10 @@ def test_alert_review_and_a_two_person_lockdown(open_browser, enrolled_user, wat
     assert "/login" in laptop.url, "every session ended, the requester's too"
 
     sign_in(phone, second)
-    assert "Emergency lockdown in force" in phone.locator(".lockdown-banner").inner_text()
+    expect(phone.locator(".lockdown-banner")).to_contain_text("Emergency lockdown in force")
     phone.get_by_role("link", name="Lockdown page").click()
     phone.fill("textarea[name=reason]", "Phone recovered, accounts reset")
     phone.get_by_role("button", name="Lift the lockdown").click()
     phone.wait_for_url("**/admin/access/lockdown")
-    assert "The lockdown is lifted." in phone.content()
+    expect(phone.locator("body")).to_contain_text("The lockdown is lifted.")
     assert phone.locator(".lockdown-banner").count() == 0

@@ -2,6 +2,7 @@
 for them (issue 8 items 1 and 5). The page fixture fails the test on any console error,
 page error, CSP violation or request to another host."""
 import pytest
+from playwright.sync_api import expect
 
 from crm.extensions import db
 from crm.models import AuditEvent, Contact
@@ -27,7 +28,7 @@ def test_set_do_not_email_and_vouch_on_a_phone(open_browser, cleared_coordinator
     page.get_by_label("Safe times to reach").fill("weekdays after 18:00")
     page.get_by_role("button", name="Save safety fields").click()
     page.wait_for_url(f"**/contacts/{contact_id}*")
-    assert "Saved." in page.locator("main").inner_text()
+    expect(page.locator("main")).to_contain_text("Saved.")
     facts = page.locator("dl.facts").inner_text()
     assert "Do not email" in facts and "weekdays after 18:00" in facts
     assert page.get_by_label("Do not email").is_checked()

@@ -3,6 +3,7 @@ import os
 
 import pyotp
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import PASSWORD, VIEWPORTS
 
@@ -78,7 +79,7 @@ def test_an_admin_creates_an_account_and_the_newcomer_enrols_on_a_phone(open_bro
     secret = phone.locator("#totp-secret").inner_text().replace(" ", "")
     phone.fill("input[name=code]", pyotp.TOTP(secret).now())
     phone.click("main button[type=submit]")
-    assert phone.locator("ol.recovery-codes li").count() == 10
+    expect(phone.locator("ol.recovery-codes li")).to_have_count(10)  # waits for the POST\'s page
     phone.click("text=I have kept them, continue")
     phone.wait_for_url("**/home")
     assert phone.locator("header .who").inner_text() == "e2e-newcomer"
