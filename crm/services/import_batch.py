@@ -32,15 +32,18 @@ def classify(run, rows, user):
     # one and matches nobody by it is a namesake more often than the same person.
     need_name = [i for i, row in enumerate(parsed) if row.data.city and not row.email and not row.phones]
     names = match.name_candidates(parsed, need_name) if need_name else {}
-    ids = set(known.values()) | {c for s in reach.values() for c in s} | {c for s in names.values() for c in s}
+    ids = (set(known.values()) | {c for by_field in reach.values() for s in by_field for c in s}
+           | {c for s in names.values() for c in s})
     candidates = match.load(ids, user)
-    ours = match.created_by(run.id, candidates)
-    flagged = signals.flagged_ids(candidates)  # flagged contacts are never merged automatically (0022)
+    targets = [candidates.get(known.get(row.fingerprint)) or match.best_match(
+        row, reach.get(j), names.get(j, set()), candidates, run.region) for j, row in enumerate(parsed)]
+    # Asked only of the contacts rows matched (about one in ten), not of every colliding candidate.
+    matched = {target.id for target in targets if target is not None}
+    ours = match.created_by(run.id, matched)
+    flagged = signals.flagged_ids(matched)  # flagged contacts are never merged automatically (0022)
     pending, pending_keys, outcome_of = [], {}, {}
     merges = {}
-    for j, (i, row) in enumerate(zip(valid, parsed)):
-        target = candidates.get(known.get(row.fingerprint)) or match.best_match(
-            row, reach.get(j, set()) | names.get(j, set()), candidates, run.region)
+    for i, row, target in zip(valid, parsed, targets):
         if target is not None and target.id in flagged:
             target = None
         ref = target.id if target is not None else _pending_match(row, pending_keys)

@@ -54,18 +54,23 @@ def _name_word_tokens(full_name):
 
 
 def reach_candidates(rows):
-    """{row index: candidate contact ids} by email and phone tokens."""
+    """{row index: (ids holding its email token, ids holding a phone token)}.
+
+    Kept apart by field: the same email means the same email token (under the key the
+    contact was indexed with), so only the email-token holders can match by email and
+    only their email is decrypted; likewise phones.
+    """
     wanted = {"email": defaultdict(list), "phone": defaultdict(list)}
     for i, row in enumerate(rows):
         for pair in _tokens(blind_index.EMAIL, [row.email] if row.email else []):
             wanted["email"][pair].append(i)
         for pair in _tokens(blind_index.PHONE, row.phones):
             wanted["phone"][pair].append(i)
-    result = defaultdict(set)
-    for field, by_token in wanted.items():
+    result = {}
+    for slot, (field, by_token) in enumerate(wanted.items()):
         for contact_id, key_id, token in _token_rows(field, set(by_token)):
             for i in by_token[(key_id, token)]:
-                result[i].add(contact_id)
+                result.setdefault(i, (set(), set()))[slot].add(contact_id)
     return result
 
 
@@ -121,23 +126,33 @@ def conflicts(row, email, phone, region):
     return bool(row.phones and phone and phone_key(phone, region) not in row.phones)
 
 
-def best_match(row, candidate_ids, contacts, region):
-    """The contact ``row`` is, among its candidates (None if none really matches)."""
+def best_match(row, reach, name_ids, contacts, region):
+    """The contact ``row`` is, among its candidates (None if none really matches).
+
+    ``reach`` is (email-token holders, phone-token holders) or None; ``name_ids`` the
+    name candidates, compared only for a row with neither email nor phone. The earliest
+    created wins among the best kind of match (email, then phone, then name and city).
+    """
     scored = []
-    for contact_id in candidate_ids:
-        contact = contacts.get(contact_id)
-        if contact is None:
-            continue
-        email = contact.email if row.email else None
-        phone = contact.phone if row.phones else None
-        if email and email_key(email) == row.email:
-            scored.append((0, contact))
-        elif phone and phone_key(phone, region) in row.phones:
-            scored.append((1, contact))
-        elif (not row.email and not row.phones and row.data.city and contact.city
-              and same_words(row.data.city, contact.city)
-              and same_words(row.data.full_name, contact.full_name)):
-            scored.append((2, contact))
+    by_email, by_phone = reach or ((), ())
+    if row.email:
+        for contact_id in by_email:
+            contact = contacts.get(contact_id)
+            email = contact.email if contact is not None else None
+            if email and email_key(email) == row.email:
+                scored.append((0, contact))
+    if row.phones:
+        for contact_id in by_phone:
+            contact = contacts.get(contact_id)
+            phone = contact.phone if contact is not None else None
+            if phone and phone_key(phone, region) in row.phones:
+                scored.append((1, contact))
+    if not row.email and not row.phones and row.data.city:
+        for contact_id in name_ids:
+            contact = contacts.get(contact_id)
+            if (contact is not None and contact.city and same_words(row.data.city, contact.city)
+                    and same_words(row.data.full_name, contact.full_name)):
+                scored.append((2, contact))
     if not scored:
         return None
     scored.sort(key=lambda pair: (pair[0], str(pair[1].created_at), str(pair[1].id)))
