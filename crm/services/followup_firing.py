@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from ..extensions import db
 from ..models import Contact, FollowUp, FollowUpRule, PathChoice, StageChange, User
 from ..models.base import utcnow
+from ..models.bulk import insert_rows
 from ..models.enums import RESTRICTED_PATHS
 from ..security import audit
 
@@ -120,8 +121,13 @@ def _insert_ignoring_duplicates(rows):
     db.session.execute(statement, rows)
 
 
-def apply_rules_batch(stage_change_ids):
-    """Create the follow-ups every active rule asks for, for each stage change; returns counts."""
+def apply_rules_batch(stage_change_ids, fresh=False):
+    """Create the follow-ups every active rule asks for, for each stage change; returns counts.
+
+    ``fresh``: the stage changes were made in the caller's transaction (an import batch),
+    so no other transaction can have fired them yet: the rows go in with ``insert_rows``
+    (COPY on PostgreSQL) instead of an INSERT ... ON CONFLICT per row.
+    """
     ids = sorted({int(i) for i in stage_change_ids})
     result = {"stage_changes": len(ids), "created": 0, "missing": 0, "no_rule": 0, "already": 0}
     rules = _active_rules()
@@ -152,7 +158,10 @@ def apply_rules_batch(stage_change_ids):
         result["already"] += len(existing)
         rows = [_row(key, rule, change, pool, now) for key, rule, change in planned if key not in existing]
         if rows:
-            _insert_ignoring_duplicates(rows)
+            if fresh:
+                insert_rows(db.session, FollowUp.__table__, rows)
+            else:
+                _insert_ignoring_duplicates(rows)
             result["created"] += len(rows)
     db.session.flush()  # round-robin cursors
     if result["created"]:

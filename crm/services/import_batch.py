@@ -151,4 +151,4 @@ def _apply_followups(created_ids, merge_changes):
     if created_ids:
         ids += db.session.scalars(select(StageChange.id).join(PathChoice).where(
             PathChoice.contact_id.in_(created_ids))).all()
-    return apply_rules_batch(ids) if ids else None
+    return apply_rules_batch(ids, fresh=True) if ids else None  # made in this batch's transaction
