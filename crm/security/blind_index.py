@@ -6,7 +6,6 @@ a lookup returns a handful of candidates that are then decrypted and compared, s
 a value an attacker planted through the public form cannot pin one row. The bit
 lengths and the reasoning are in docs/decisions/0003-blind-index-lengths.md.
 """
-import hashlib
 import hmac
 from dataclasses import dataclass
 
@@ -47,7 +46,8 @@ class BlindIndexer:
     def token(self, spec, normalized, key_id=None):
         """The truncated HMAC of an already normalised value, as an int."""
         key_id = self.keyring.active_id if key_id is None else key_id
-        digest = hmac.new(self._key(key_id, spec), normalized.encode("utf-8"), hashlib.sha256).digest()
+        # hmac.digest: the one-shot C HMAC (no HMAC object per token), the same bytes.
+        digest = hmac.digest(self._key(key_id, spec), normalized.encode("utf-8"), "sha256")
         return int.from_bytes(digest[:4], "big") >> (32 - spec.bits)
 
     # -- what a contact's values index to ------------------------------------------
