@@ -22,7 +22,37 @@ def insert_rows(session, table, rows):
     if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
         _copy_rows(connection, table, rows)
     else:
+        _executemany(connection, table, rows)
+
+
+def _executemany(connection, table, rows):
+    """One ``executemany`` of the compiled INSERT, each value through its type's bind processor.
+
+    What ``connection.execute(insert(table), rows)`` sends, without building a parameter
+    dict per row on the way (a third of an import batch's insert time on SQLite).
+    """
+    columns = tuple(rows[0])
+    key = (table, columns, connection.dialect)
+    entry = _COMPILED.get(key)
+    if entry is None:
+        compiled = insert(table).compile(dialect=connection.dialect, column_keys=list(columns))
+        order = compiled.positiontup
+        if order is None or sorted(order) != sorted(columns):  # named paramstyle, or defaults to run
+            entry = False
+        else:
+            processors = compiled._bind_processors
+            entry = (compiled.string, [(name, processors.get(name)) for name in order])
+        _COMPILED[key] = entry
+    if entry is False:
         connection.execute(insert(table), rows)
+        return
+    statement, processed = entry
+    parameters = [tuple(row[name] if process is None else process(row[name]) for name, process in processed)
+                  for row in rows]
+    connection.exec_driver_sql(statement, parameters)
+
+
+_COMPILED = {}  # (table, columns, dialect) -> (SQL, [(column, bind processor)]), or False
 
 
 def _python_defaults(table, present):
