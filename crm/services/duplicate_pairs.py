@@ -191,7 +191,10 @@ def record_for(session, contact_ids):
     wanted = {pair: (kinds, pair in names) for pair, kinds in reach.items()}
     wanted.update((pair, (set(), True)) for pair in names if pair not in wanted)
     with normalize.remembered():
-        contacts = load_sealed(session, {c for pair in wanted for c in pair})
+        # Email and phone ciphertexts for all; name and city only for the name pairs' contacts.
+        by_name = {c for pair in names for c in pair}
+        contacts = load_sealed(session, {c for pair in wanted for c in pair} - by_name, fields=("email", "phone"))
+        contacts.update(load_sealed(session, by_name))
         keys = _ReachKeys(contacts)
         rows = []
         for (low, high), (kinds, by_name) in wanted.items():

@@ -32,9 +32,9 @@ def classify(run, rows, user):
     # one and matches nobody by it is a namesake more often than the same person.
     need_name = [i for i, row in enumerate(parsed) if row.data.city and not row.email and not row.phones]
     names = match.name_candidates(parsed, need_name) if need_name else {}
-    ids = (set(known.values()) | {c for by_field in reach.values() for s in by_field for c in s}
-           | {c for s in names.values() for c in s})
-    candidates = match.load(ids, user)
+    name_ids = {c for s in names.values() for c in s}
+    ids = set(known.values()) | {c for by_field in reach.values() for s in by_field for c in s} | name_ids
+    candidates = match.load(ids, user, name_ids)
     targets = [candidates.get(known.get(row.fingerprint)) or match.best_match(
         row, reach.get(j), names.get(j, set()), candidates, run.region) for j, row in enumerate(parsed)]
     # Asked only of the contacts rows matched (about one in ten), not of every colliding candidate.

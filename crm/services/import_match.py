@@ -100,9 +100,16 @@ def name_candidates(rows, indexes):
     return result
 
 
-def load(ids, user):
-    """Candidate contacts by id (``SealedContact``), only those ``user`` may see (None: an operator)."""
-    return load_sealed(db.session, ids, None if user is None else permissions.contact_clause(user))
+def load(ids, user, name_ids=()):
+    """Candidate contacts by id (``SealedContact``), only those ``user`` may see (None: an operator).
+
+    Email and phone ciphertexts only, but for ``name_ids`` (name candidates: name and city too).
+    """
+    where = None if user is None else permissions.contact_clause(user)
+    name_ids = set(name_ids)
+    found = load_sealed(db.session, set(ids) - name_ids, where, fields=("email", "phone"))
+    found.update(load_sealed(db.session, name_ids, where))
+    return found
 
 
 def load_contacts(ids):

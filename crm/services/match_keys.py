@@ -49,13 +49,15 @@ class SealedContact:
     __slots__ = ("id", "created_at", "_blobs", "_plain", "_session")
     FIELDS = ("email", "phone", "full_name", "city")
 
-    def __init__(self, session, contact_id, created_at, blobs):
+    def __init__(self, session, contact_id, created_at, blobs, fields=FIELDS):
         self._session, self.id, self.created_at = session, contact_id, created_at
-        self._blobs, self._plain = dict(zip(self.FIELDS, blobs)), {}
+        self._blobs, self._plain = dict(zip(fields, blobs)), {}
 
     def __getattr__(self, name):
         if name not in SealedContact.FIELDS:
             raise AttributeError(name)
+        if name not in self._blobs:
+            raise LookupError(f"{name} was not loaded (load_sealed fields=...)")
         if name not in self._plain:
             blob = self._blobs[name]
             try:
@@ -68,15 +70,20 @@ class SealedContact:
         return self._plain[name]
 
 
-def load_sealed(session, ids, where=None, chunk=2000):
-    """{id: SealedContact} of the contacts among ``ids`` (narrowed by the clause ``where``)."""
+def load_sealed(session, ids, where=None, chunk=2000, fields=SealedContact.FIELDS):
+    """{id: SealedContact} of the contacts among ``ids`` (narrowed by the clause ``where``).
+
+    Only the ciphertexts of ``fields`` are read (most candidates are compared by email or
+    phone alone); reading another field of the result is a programming error (LookupError).
+    """
     found = {}
     ids = list(ids)
-    columns = [getattr(Contact, f"{name}_ct") for name in SealedContact.FIELDS]
+    fields = tuple(fields)
+    columns = [getattr(Contact, f"{name}_ct") for name in fields]
     for start in range(0, len(ids), chunk):
         query = select(Contact.id, Contact.created_at, *columns).where(Contact.id.in_(ids[start:start + chunk]))
         if where is not None:
             query = query.where(where)
         for contact_id, created_at, *blobs in session.execute(query):
-            found[contact_id] = SealedContact(session, contact_id, created_at, blobs)
+            found[contact_id] = SealedContact(session, contact_id, created_at, blobs, fields)
     return found
