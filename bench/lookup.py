@@ -7,16 +7,19 @@ random, through ``crm.services.lookup``: the index query, loading the candidates
 decrypting and comparing. Each lookup starts with an empty session (as a new
 request would). Prints median and p95 in ms, and the candidates per lookup (the
 real match plus blind-index collisions, which are decrypted and dropped). Name
-lookups are those of the search page: the oldest 101 matches (100 shown, one to
-know there are more), by the family name alone and by the full name.
+lookups are those of the search page: the newest 101 matches (100 shown, one to
+know there are more), by the family name alone and by the full name (newest first,
+docs/decisions/0026-name-search-order.md).
 
-Usage: .venv/bin/python bench/lookup.py [--database-url URL] [--contacts N]
+Usage: .venv/bin/python bench/lookup.py [--database-url URL] [--contacts N] [--keep DIR]
+(``--keep DIR`` seeds once and reuses those contacts on the next run with the same DIR.)
 """
 import random
 import time
 
 import benchlib
 from crm.extensions import db
+from crm.models import Contact
 from crm.security import blind_index
 from crm.services import lookup
 from crm.services.contacts import create_contacts_bulk
@@ -26,18 +29,28 @@ BATCH = 1000
 SHOWN = 101  # the search page: 100 shown, one more to know there are more
 
 
-def seed(count, sample_size, rng):
-    """Create ``count`` contacts; return a random sample of their data and the seconds taken."""
+def seed(count, sample_size, rng, insert=True):
+    """Create ``count`` contacts; return a random sample of their data and the seconds taken.
+
+    ``insert=False`` only draws the same people again (a ``--keep`` run that finds them stored).
+    """
     wanted = set(rng.sample(range(count), min(sample_size, count)))
     sample = []
     start = time.perf_counter()
     for first in range(0, count, BATCH):
         batch = [fake_person(rng, serial) for serial in range(first, min(first + BATCH, count))]
-        create_contacts_bulk(batch)
-        db.session.commit()
-        db.session.expunge_all()
+        if insert:
+            create_contacts_bulk(batch)
+            db.session.commit()
+            db.session.expunge_all()
         sample.extend(data for serial, data in enumerate(batch, start=first) if serial in wanted)
     return sample, time.perf_counter() - start
+
+
+def vacuum(app):
+    """VACUUM ANALYZE, as autovacuum soon would: sets the visibility map for index-only scans."""
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(db.text("VACUUM ANALYZE" if benchlib.backend_name(app) == "postgresql" else "ANALYZE"))
 
 
 def measure(find, spec, values):
@@ -60,10 +73,17 @@ def main():
     args = p.parse_args()
     with benchlib.bench_app(args) as app:
         rng = random.Random(5)
-        sample, seconds = seed(args.contacts, args.lookups, rng)
-        print(f"seeded {args.contacts} contacts in {seconds:.1f} s ({args.contacts / seconds:.0f}/s)")
-        db.session.execute(db.text("ANALYZE"))
-        db.session.commit()
+        stored = db.session.query(Contact).count()
+        if stored == args.contacts:
+            sample, _ = seed(args.contacts, args.lookups, rng, insert=False)
+            print(f"reusing the {stored} contacts an earlier --keep run seeded")
+        else:
+            if stored:
+                raise SystemExit(f"--keep holds {stored} contacts, not {args.contacts}: use another folder")
+            sample, seconds = seed(args.contacts, args.lookups, rng)
+            print(f"seeded {args.contacts} contacts in {seconds:.1f} s ({args.contacts / seconds:.0f}/s)")
+            db.session.commit()
+            vacuum(app)
         rows = []
         for label, find, spec, value_of in (
             ("email", lookup.find_by_email, blind_index.EMAIL, lambda d: d.email),

@@ -10,8 +10,11 @@ from sqlalchemy import (
     SmallInteger,
     String,
     UniqueConstraint,
+    bindparam,
+    event,
+    inspect,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..extensions import db
 from ..security import blind_index
@@ -109,6 +112,8 @@ class Contact(db.Model):
     def __init__(self, **kwargs):
         # The id must exist before any Encrypted value: it is bound into the ciphertext.
         self.id = kwargs.pop("id", None) or uuid.uuid4()
+        # So must the creation time: the index rows carry it as their sort key.
+        self.created_at = kwargs.pop("created_at", None) or utcnow()
         super().__init__(**kwargs)
 
     def reindex(self, spec, value, key_id=None):
@@ -118,7 +123,8 @@ class Contact(db.Model):
         entries = self.index_entries
         for entry in [e for e in entries if e.field == spec.name]:
             entries.remove(entry)
-        entries.extend(ContactIndex(**row) for row in index_rows(None, spec, value, key_id))
+        entries.extend(ContactIndex(**row) for row in index_rows(None, spec, value, key_id,
+                                                                 created_at=self.created_at))
 
     def path(self, name):
         return next((p for p in self.paths if p.path == name), None)
@@ -127,16 +133,17 @@ class Contact(db.Model):
         return f"<Contact {self.id}>"
 
 
-def index_rows(contact_id, spec, value, key_id=None):
+def index_rows(contact_id, spec, value, key_id=None, *, created_at):
     """The ContactIndex rows (as dicts) of one value: one per distinct token.
 
+    ``created_at`` is the contact's creation time (the rows' sort key).
     ``Contact.reindex`` builds its ORM rows from these; bulk inserts use them as is.
     """
     if not value:
         return []
     indexer = crypto().indexer
     key_id = indexer.keyring.active_id if key_id is None else key_id
-    rows = [{"field": spec.name, "key_id": key_id, "token": token}
+    rows = [{"field": spec.name, "key_id": key_id, "token": token, "contact_created_at": created_at}
             for token in sorted(indexer.tokens(spec, value, key_id))]
     if contact_id is not None:
         for row in rows:
@@ -145,12 +152,19 @@ def index_rows(contact_id, spec, value, key_id=None):
 
 
 class ContactIndex(db.Model):
-    """One blind-index token of one contact (several per name, one per email)."""
+    """One blind-index token of one contact (several per name, one per email).
+
+    ``contact_created_at`` copies the contact's ``created_at`` (kept by the flush hook
+    below and by the bulk path) so that a name search gets its newest candidates from
+    the index alone, in order, without visiting every namesake's contact row
+    (docs/decisions/0026-name-search-order.md).
+    """
 
     __tablename__ = "contact_index"
-    # contact_id last: a lookup reads the contacts of a token from the index alone (no heap
-    # visit per row), and a name of several words intersects those sets in the index.
-    __table_args__ = (Index("ix_contact_index_lookup", "field", "token", "key_id", "contact_id"),)
+    # The lookup reads the contacts of a token from the index alone (no heap visit per
+    # row), newest first; a name of several words intersects those sets in the index.
+    __table_args__ = (Index("ix_contact_index_lookup", "field", "token", "key_id",
+                            "contact_created_at", "contact_id"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     contact_id: Mapped[uuid.UUID] = mapped_column(
@@ -159,6 +173,29 @@ class ContactIndex(db.Model):
     field: Mapped[str] = mapped_column(String(16))
     key_id: Mapped[int] = mapped_column(SmallInteger)
     token: Mapped[int] = mapped_column(Integer)
+    contact_created_at = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_new_index_rows(session, flush_context, instances):
+    """A new contact's index rows carry its creation time, even one set after its values."""
+    for contact in session.new:
+        if isinstance(contact, Contact):
+            for entry in contact.index_entries:
+                entry.contact_created_at = contact.created_at
+
+
+@event.listens_for(Session, "after_flush")
+def _restamp_index_rows(session, flush_context):
+    """A stored contact whose ``created_at`` changed (a merge keeps the earliest) re-stamps its rows."""
+    changed = [{"cid": contact.id, "created": contact.created_at}
+               for contact in session.dirty
+               if isinstance(contact, Contact) and inspect(contact).attrs.created_at.history.has_changes()]
+    if changed:
+        table = ContactIndex.__table__
+        session.connection().execute(
+            table.update().where(table.c.contact_id == bindparam("cid"))
+            .values(contact_created_at=bindparam("created")), changed)
 
 
 class PathChoice(db.Model):

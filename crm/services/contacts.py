@@ -234,7 +234,7 @@ def _bulk_rows(datas, actor_id):
             value = column.clean(getattr(data, column.name))
             row[column.column_attr] = column.seal(contact_id, value)
             if column.index is not None:
-                indexes.extend(index_rows(contact_id, column.index, value))
+                indexes.extend(index_rows(contact_id, column.index, value, created_at=now))
         contacts.append(row)
         for path in dict.fromkeys(data.paths):
             choice_id = uuid.uuid4()

@@ -7,7 +7,7 @@ decrypts the whole table.
 """
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, intersect, or_, select
+from sqlalchemy import and_, intersect, or_, select, tuple_
 
 from ..extensions import db
 from ..models import Contact, ContactIndex
@@ -88,20 +88,27 @@ def find_by_name_word(word):
     return find(blind_index.NAME_WORD, word)
 
 
-NAME_CHUNK = 200
+def name_chunk(limit):
+    """Candidates read per round: the page plus room for the blind-index collisions.
+
+    About one candidate in sixteen is a collision at 1,000,000 contacts (decision
+    0003), so one round almost always finds ``limit`` real matches.
+    """
+    return limit + limit // 4 + 8
 
 
 def find_by_name(full_name, limit=500, visible_to=None):
-    """The oldest ``limit`` contacts that share every word of ``full_name`` (in any order).
+    """The newest ``limit`` contacts that share every word of ``full_name`` (in any order).
 
-    The words are intersected in SQL first, so a common given name does not
-    fill the candidate list; only contacts holding a token of every word are
-    decrypted and compared word by word. Candidates come oldest first in chunks
-    and decrypting stops once ``limit`` real matches are found: a common surname
-    costs about ``limit`` decryptions, not one per namesake, and a rare one still
-    finds every match behind the blind-index collisions. ``visible_to`` (a user)
-    leaves out in SQL the contacts that user may not see, so they are neither
-    decrypted nor counted against ``limit``.
+    Each word's contacts come from ``ix_contact_index_lookup`` alone, newest first
+    (the index rows carry their contact's creation time), and are intersected there;
+    only the newest candidates are loaded, decrypted and compared word by word, a
+    round at a time until ``limit`` real matches are found. A common surname costs
+    about ``limit`` decryptions, not one per namesake, and a rare one still finds
+    every match behind the blind-index collisions. ``visible_to`` (a user) leaves out
+    in SQL the contacts that user may not see, so they are neither decrypted nor
+    counted against ``limit``. Newest first: the person met last week is the one a
+    coordinator looks for (docs/decisions/0026-name-search-order.md).
     """
     words = normalize.name_words(full_name)
     if not words:
@@ -111,29 +118,34 @@ def find_by_name(full_name, limit=500, visible_to=None):
         clause = _token_clause(blind_index.NAME_WORD, word)
         if clause is None:
             return []
-        per_word.append(select(ContactIndex.contact_id).where(clause))
-    # The contacts of each word come from ix_contact_index_lookup alone and are intersected
-    # there; only the few holding every word are joined to contact for the order.
-    holders = per_word[0] if len(per_word) == 1 else intersect(*per_word)
-    candidates = select(Contact.id).where(Contact.id.in_(holders)).order_by(Contact.created_at, Contact.id)
+        per_word.append(select(ContactIndex.contact_id, ContactIndex.contact_created_at).where(clause))
+    # A contact holding two spellings of one word has two rows: DISTINCT (or INTERSECT) makes one.
+    holders = (per_word[0].distinct() if len(per_word) == 1 else intersect(*per_word)).subquery()
+    created, contact_id = holders.c.contact_created_at, holders.c.contact_id
+    candidates = select(contact_id, created).order_by(created.desc(), contact_id.desc())
     if visible_to is not None:
         from ..security import permissions
 
-        candidates = permissions.visible_contacts(candidates, visible_to)
+        candidates = candidates.join(Contact, Contact.id == contact_id).where(
+            permissions.contact_clause(visible_to))
     indexer = crypto().indexer
     wanted = [indexer.normalized_values(blind_index.NAME_WORD, word) for word in words]
-    found, offset = [], 0
+    chunk = name_chunk(limit)
+    found, after = [], None
     while len(found) < limit:
-        ids = list(db.session.execute(candidates.offset(offset).limit(NAME_CHUNK)).scalars())
-        offset += len(ids)
-        loaded = {contact.id: contact for contact in _load(ids)}
-        for contact in (loaded[i] for i in ids if i in loaded):
-            name = contact.full_name
+        page = candidates if after is None else candidates.where(tuple_(created, contact_id) < after)
+        rows = db.session.execute(page.limit(chunk)).all()
+        if not rows:
+            break
+        after = (rows[-1].contact_created_at, rows[-1].contact_id)
+        loaded = {contact.id: contact for contact in _load([row[0] for row in rows])}
+        for contact in (loaded.get(row[0]) for row in rows):
+            name = contact.full_name if contact is not None else None
             if name is None or name is UNREADABLE:
                 continue
             tokens = indexer.normalized_values(blind_index.NAME_WORD, name)
             if all(tokens & variants for variants in wanted):
                 found.append(contact)
-        if len(ids) < NAME_CHUNK:
+        if len(rows) < chunk:
             break
     return found[:limit]

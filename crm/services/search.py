@@ -47,7 +47,7 @@ def phone_readings(query, regions):
 def search(query, regions=DEFAULT_PHONE_REGIONS, visible_to=None, name_limit=500):
     """Contacts matching ``query``; the caller applies the viewer's permissions.
 
-    A name search stops at the oldest ``name_limit`` matches that ``visible_to``
+    A name search stops at the newest ``name_limit`` matches that ``visible_to``
     (when given) may see: a common surname is not decrypted namesake by namesake.
     """
     query = (query or "").strip()[:MAX_QUERY]

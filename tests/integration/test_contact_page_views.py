@@ -148,14 +148,14 @@ def test_search_shows_a_bounded_list_and_says_there_are_more(signed_in, make_con
     client = signed_in("coordinator")
     body = client.post("/contacts/", data={"q": "nowak", "csrf_token": csrf_token(client, "/contacts/")})
     body = body.get_data(as_text=True)
-    assert "More than 2 people found" in body and "Only the 2 oldest are shown" in body
+    assert "More than 2 people found" in body and "Only the 2 most recently added are shown" in body
     assert body.count('href="/contacts/') - body.count('href="/contacts/"') == 2
-    # The two oldest, in creation order.
-    assert body.index("Nowak Person0") < body.index("Nowak Person1") and "Nowak Person2" not in body
+    # The two newest, newest first.
+    assert body.index("Nowak Person2") < body.index("Nowak Person1") and "Nowak Person0" not in body
     monkeypatch.setattr("crm.contacts.views.SEARCH_SHOWN", 3)
     body = client.post("/contacts/", data={"q": "nowak", "csrf_token": csrf_token(client, "/contacts/")})
     body = body.get_data(as_text=True)
-    assert "3 people found" in body and "oldest are shown" not in body
+    assert "3 people found" in body and "most recently added are shown" not in body
 
 
 def test_a_save_racing_another_in_the_same_instant_is_a_conflict_too(signed_in, make_contact, monkeypatch):

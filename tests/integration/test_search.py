@@ -79,29 +79,49 @@ def _aged(contacts):
     return [c.id for c in contacts]
 
 
-def test_a_name_search_stops_at_the_oldest_matches(make_contact):
+def test_a_name_search_stops_at_the_newest_matches(make_contact):
     from crm.services.lookup import find_by_name
 
     ids = _aged([make_contact(f"Nowak Person{n}") for n in range(5)])
     make_contact("Kowalski Other")
-    assert [c.id for c in find_by_name("nowak", limit=3)] == ids[:3]
-    assert [c.id for c in find_by_name("nowak")] == ids
+    assert [c.id for c in find_by_name("nowak", limit=3)] == ids[::-1][:3]
+    assert [c.id for c in find_by_name("nowak")] == ids[::-1]
+
+
+def test_a_changed_creation_time_reorders_the_index_rows(make_contact):
+    """A merge keeps the earlier creation time: the name index follows it."""
+    from datetime import timedelta
+
+    from crm.extensions import db
+    from crm.models import ContactIndex
+    from crm.services.lookup import find_by_name
+
+    ids = _aged([make_contact(f"Nowak Person{n}") for n in range(3)])
+    from crm.models import Contact
+
+    oldest = db.session.get(Contact, ids[0])
+    oldest.created_at = oldest.created_at + timedelta(days=2)  # now the newest
+    db.session.commit()
+    stamps = {row.contact_created_at for row in db.session.query(ContactIndex).filter_by(contact_id=ids[0])}
+    assert len(stamps) == 1
+    assert [c.id for c in find_by_name("nowak", limit=1)] == [ids[0]]
 
 
 def test_collisions_ahead_of_a_rare_name_do_not_hide_it(make_contact, monkeypatch):
-    """Older contacts that only collide on the blind index fill whole chunks; the match is still found."""
+    """Newer contacts that only collide on the blind index fill whole rounds; the match is still found."""
     from crm.extensions import db
     from crm.models import ContactIndex
     from crm.models.contact import index_rows
     from crm.security import blind_index
     from crm.services import lookup
 
-    monkeypatch.setattr(lookup, "NAME_CHUNK", 2)
-    decoys = [make_contact(f"Decoy Person{n}") for n in range(5)]
+    monkeypatch.setattr(lookup, "name_chunk", lambda limit: 2)
     real = make_contact("Anna Zaleska")
-    _aged([*decoys, real])
-    for decoy in decoys:  # forge a collision: the decoy holds the tokens of "Zaleska"
-        db.session.add_all(ContactIndex(**row) for row in index_rows(decoy.id, blind_index.NAME_WORD, "Zaleska"))
+    decoys = [make_contact(f"Decoy Person{n}") for n in range(5)]
+    _aged([real, *decoys])
+    for decoy in decoys:  # forge a collision: the (newer) decoy holds the tokens of "Zaleska"
+        db.session.add_all(ContactIndex(**row) for row in index_rows(
+            decoy.id, blind_index.NAME_WORD, "Zaleska", created_at=decoy.created_at))
     db.session.commit()
     assert len(lookup.candidate_ids(blind_index.NAME_WORD, "zaleska")) == 6
     assert [c.id for c in lookup.find_by_name("zaleska", limit=1)] == [real.id]
@@ -111,8 +131,8 @@ def test_contacts_the_viewer_may_not_see_take_no_place(make_contact, make_user):
     from crm.services.lookup import find_by_name
 
     plain, _ = make_user("plain", "coordinator")
-    hidden = [make_contact(f"Nowak Hidden{n}", paths=("combat_service",)) for n in range(3)]
     shown = [make_contact(f"Nowak Shown{n}", paths=("volunteering",)) for n in range(2)]
-    ids = _aged([*hidden, *shown])
-    assert [c.id for c in find_by_name("nowak", limit=2, visible_to=plain)] == ids[3:]
-    assert [c.id for c in find_by_name("nowak", limit=2)] == ids[:2]
+    hidden = [make_contact(f"Nowak Hidden{n}", paths=("combat_service",)) for n in range(3)]
+    ids = _aged([*shown, *hidden])
+    assert [c.id for c in find_by_name("nowak", limit=2, visible_to=plain)] == ids[1::-1]
+    assert [c.id for c in find_by_name("nowak", limit=2)] == ids[:2:-1][:2]
