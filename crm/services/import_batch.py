@@ -27,14 +27,14 @@ def classify(run, rows, user):
     valid = [i for i, row in enumerate(rows) if row.data is not None]
     parsed = [rows[i] for i in valid]
     known = match.fingerprint_matches(run.id, {r.fingerprint for r in parsed})
-    reach = match.reach_candidates(parsed)
+    reach, candidates = match.reach_candidates(parsed, user)
     # Name + city only decides for rows with neither email nor phone: a row that has
     # one and matches nobody by it is a namesake more often than the same person.
     need_name = [i for i, row in enumerate(parsed) if row.data.city and not row.email and not row.phones]
     names = match.name_candidates(parsed, need_name) if need_name else {}
     name_ids = {c for s in names.values() for c in s}
-    ids = set(known.values()) | {c for by_field in reach.values() for s in by_field for c in s} | name_ids
-    candidates = match.load(ids, user, name_ids)
+    candidates.update(match.load(name_ids, user))  # every field: compared by name and city
+    candidates.update(match.load(set(known.values()) - set(candidates), user, fields=()))
     targets = [candidates.get(known.get(row.fingerprint)) or match.best_match(
         row, reach.get(j), names.get(j, set()), candidates, run.region) for j, row in enumerate(parsed)]
     # Asked only of the contacts rows matched (about one in ten), not of every colliding candidate.

@@ -18,7 +18,7 @@ from ..security import blind_index, normalize, permissions
 from ..security.crypto import crypto
 from ..security.fields import UNREADABLE
 from .import_rows import same_words
-from .match_keys import email_key, load_sealed, phone_key
+from .match_keys import SealedContact, email_key, load_sealed, phone_key
 
 CHUNK = 2000
 
@@ -53,12 +53,14 @@ def _name_word_tokens(full_name):
             for word in normalize.name_words(full_name)]
 
 
-def reach_candidates(rows):
-    """{row index: (ids holding its email token, ids holding a phone token)}.
+def reach_candidates(rows, user=None):
+    """({row index: (ids holding its email token, ids holding a phone token)}, {id: SealedContact}).
 
     Kept apart by field: the same email means the same email token (under the key the
     contact was indexed with), so only the email-token holders can match by email and
-    only their email is decrypted; likewise phones.
+    only their email is read and decrypted; likewise phones. One query per field and key
+    returns the holders with that one ciphertext (index joined to contact), only those
+    ``user`` may see (None: an operator).
     """
     wanted = {"email": defaultdict(list), "phone": defaultdict(list)}
     for i, row in enumerate(rows):
@@ -66,12 +68,37 @@ def reach_candidates(rows):
             wanted["email"][pair].append(i)
         for pair in _tokens(blind_index.PHONE, row.phones):
             wanted["phone"][pair].append(i)
-    result = {}
+    where = None if user is None else permissions.contact_clause(user)
+    result, contacts = {}, {}
     for slot, (field, by_token) in enumerate(wanted.items()):
-        for contact_id, key_id, token in _token_rows(field, set(by_token)):
+        for contact_id, created_at, key_id, token, blob in _sealed_holders(field, set(by_token), where):
+            sealed = contacts.get(contact_id)
+            if sealed is None:
+                contacts[contact_id] = SealedContact(db.session, contact_id, created_at, (blob,), (field,))
+            else:
+                sealed.add(field, blob)
             for i in by_token[(key_id, token)]:
                 result.setdefault(i, (set(), set()))[slot].add(contact_id)
-    return result
+    return result, contacts
+
+
+def _sealed_holders(field, tokens, where):
+    """(contact_id, created_at, key_id, token, ciphertext of ``field``) of the holders of ``tokens``."""
+    column = getattr(Contact, f"{field}_ct")
+    by_key = defaultdict(set)
+    for key_id, token in tokens:
+        by_key[key_id].add(token)
+    for key_id, values in by_key.items():
+        values = sorted(values)
+        for start in range(0, len(values), CHUNK):
+            query = (select(ContactIndex.contact_id, Contact.created_at, ContactIndex.key_id, ContactIndex.token,
+                            column)
+                     .join(Contact, Contact.id == ContactIndex.contact_id)
+                     .where(ContactIndex.field == field, ContactIndex.key_id == key_id,
+                            ContactIndex.token.in_(values[start:start + CHUNK])))
+            if where is not None:
+                query = query.where(where)
+            yield from db.session.execute(query)
 
 
 def name_candidates(rows, indexes):
@@ -100,16 +127,9 @@ def name_candidates(rows, indexes):
     return result
 
 
-def load(ids, user, name_ids=()):
-    """Candidate contacts by id (``SealedContact``), only those ``user`` may see (None: an operator).
-
-    Email and phone ciphertexts only, but for ``name_ids`` (name candidates: name and city too).
-    """
-    where = None if user is None else permissions.contact_clause(user)
-    name_ids = set(name_ids)
-    found = load_sealed(db.session, set(ids) - name_ids, where, fields=("email", "phone"))
-    found.update(load_sealed(db.session, name_ids, where))
-    return found
+def load(ids, user, fields=SealedContact.FIELDS):
+    """Contacts by id (``SealedContact`` with ``fields``), only those ``user`` may see (None: an operator)."""
+    return load_sealed(db.session, ids, None if user is None else permissions.contact_clause(user), fields=fields)
 
 
 def load_contacts(ids):

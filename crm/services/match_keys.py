@@ -53,6 +53,10 @@ class SealedContact:
         self._session, self.id, self.created_at = session, contact_id, created_at
         self._blobs, self._plain = dict(zip(fields, blobs)), {}
 
+    def add(self, name, blob):
+        """Another field's ciphertext, read with the contact elsewhere."""
+        self._blobs.setdefault(name, blob)
+
     def __getattr__(self, name):
         if name not in SealedContact.FIELDS:
             raise AttributeError(name)
