@@ -38,7 +38,7 @@ from ..security import blind_index, normalize
 from ..security.cipher import DecryptionError
 from ..security.crypto import crypto
 from ..security.fields import UNREADABLE
-from .match_keys import email_key, load_sealed, phone_key
+from .match_keys import SealedContact, email_key, load_sealed, phone_key
 
 CHUNK = 500
 # A name whose rarest word (token) more than this many contacts share is "common":
@@ -89,33 +89,41 @@ def _tokens_of(session, ids, fields):
     return tokens
 
 
-def _holders(session, tokens):
-    """(contact_id, field, key_id, token) of the holders of ``tokens`` {(field, key_id, token)}."""
-    ci = ContactIndex
-    grouped = defaultdict(list)
-    for field, key_id, token in tokens:
-        grouped[(field, key_id)].append(token)
-    found = []
-    for (field, key_id), values in grouped.items():
-        for start in range(0, len(values), CHUNK):
-            found.extend(session.execute(select(ci.contact_id, ci.field, ci.key_id, ci.token).where(
-                ci.field == field, ci.key_id == key_id, ci.token.in_(values[start:start + CHUNK]))))
-    return found
-
-
 def _reach_pairs(session, ids):
-    """{(low, high): {"email"|"phone"}} for ``ids`` sharing an email or phone token with anyone."""
+    """({(low, high): {"email"|"phone"}}, {id: SealedContact}) for ``ids`` sharing an email or phone
+    token with anyone; the holders come with the ciphertext of that field (index joined to contact)."""
     mine = _tokens_of(session, ids, (blind_index.EMAIL.name, blind_index.PHONE.name))
     owners = defaultdict(set)
     for contact_id, tokens in mine.items():
         for token in tokens:
             owners[token].add(contact_id)
-    found = defaultdict(set)
-    for other_id, field, key_id, token in _holders(session, set(owners)):
+    found, sealed = defaultdict(set), {}
+    for other_id, created_at, field, key_id, token, blob in _sealed_holders(session, set(owners)):
+        holder = sealed.get(other_id)
+        if holder is None:
+            sealed[other_id] = SealedContact(session, other_id, created_at, (blob,), (field,))
+        else:
+            holder.add(field, blob)
         for contact_id in owners[(field, key_id, token)]:
             if contact_id != other_id:
                 found[_ordered(contact_id, other_id)].add(field)
-    return found
+    return found, sealed
+
+
+def _sealed_holders(session, tokens):
+    """(contact_id, created_at, field, key_id, token, ciphertext of field) of the holders of
+    ``tokens`` {(field, key_id, token)} (email and phone)."""
+    ci = ContactIndex
+    grouped = defaultdict(list)
+    for field, key_id, token in tokens:
+        grouped[(field, key_id)].append(token)
+    for (field, key_id), values in grouped.items():
+        column = getattr(Contact, f"{field}_ct")
+        for start in range(0, len(values), CHUNK):
+            yield from session.execute(
+                select(ci.contact_id, Contact.created_at, ci.field, ci.key_id, ci.token, column)
+                .join(Contact, Contact.id == ci.contact_id)
+                .where(ci.field == field, ci.key_id == key_id, ci.token.in_(values[start:start + CHUNK])))
 
 
 def _by_contact(column):
@@ -186,15 +194,13 @@ def record_for(session, contact_ids):
     from .duplicates import confirm
 
     ids = sorted(set(contact_ids))
-    reach = _reach_pairs(session, ids)
+    reach, contacts = _reach_pairs(session, ids)
     names = _name_pairs_for(session, ids)
     wanted = {pair: (kinds, pair in names) for pair, kinds in reach.items()}
     wanted.update((pair, (set(), True)) for pair in names if pair not in wanted)
     with normalize.remembered():
-        # Email and phone ciphertexts for all; name and city only for the name pairs' contacts.
-        by_name = {c for pair in names for c in pair}
-        contacts = load_sealed(session, {c for pair in wanted for c in pair} - by_name, fields=("email", "phone"))
-        contacts.update(load_sealed(session, by_name))
+        # The reach pairs' contacts came with their email or phone; name pairs' need every field.
+        contacts.update(load_sealed(session, {c for pair in names for c in pair}))
         keys = _ReachKeys(contacts)
         rows = []
         for (low, high), (kinds, by_name) in wanted.items():
