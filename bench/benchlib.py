@@ -92,8 +92,9 @@ def bench_app(args):
         url = args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
         is_pg = url.startswith("postgresql")
         engine_options = {"pool_pre_ping": True}
-        if is_pg and not (keep and _schema_exists(url)):
-            _reset_schema(url)
+        if is_pg:
+            if not (keep and _schema_exists(url)):
+                _reset_schema(url)
             engine_options["connect_args"] = {"options": f"-csearch_path={PG_SCHEMA}"}
         app = create_app(test_config={
             "TESTING": True,

@@ -1,13 +1,29 @@
-"""Many rows into one table at once, inside the session's transaction.
+"""Many rows at once, inside the session's transaction.
 
-For services that create rows by the thousand (seeding, imports): PostgreSQL
-gets them through COPY, which costs the server and the client far less per row
-than a prepared INSERT per row; other databases get one Core ``executemany``.
+``among`` selects rows by a long list of ids. ``insert_rows`` is for services
+that create rows by the thousand (seeding, imports): PostgreSQL gets them through
+COPY, which costs the server and the client far less per row than a prepared
+INSERT per row; other databases get one Core ``executemany``.
 Rows are plain dicts with the same keys; a column they leave out gets its
 Python-side default (``default=utcnow``...) here, as a Core insert would. The
 rows commit or roll back with the rest of the unit of work.
 """
-from sqlalchemy import insert
+from sqlalchemy import any_, bindparam, insert
+from sqlalchemy.dialects.postgresql import ARRAY
+
+
+def among(session, column, values):
+    """``column IN values`` for a long list: one array parameter on PostgreSQL.
+
+    An expanding ``IN`` sends one parameter per value; psycopg re-parses any statement
+    of more than 50 parameters on every execution (its statement cache skips them)
+    and PostgreSQL parses and plans each one. ``= ANY(array)`` is one parameter and
+    one plan. SQLite keeps the plain ``IN``.
+    """
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def insert_rows(session, table, rows):

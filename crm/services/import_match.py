@@ -127,7 +127,7 @@ def name_candidates(rows, indexes):
     return result
 
 
-def load(ids, user, fields=SealedContact.FIELDS):
+def load(ids, user, fields=SealedContact.MATCHED):
     """Contacts by id (``SealedContact`` with ``fields``), only those ``user`` may see (None: an operator)."""
     return load_sealed(db.session, ids, None if user is None else permissions.contact_clause(user), fields=fields)
 

@@ -5,15 +5,17 @@ matches plus a few collisions); each candidate is decrypted and its normalised
 value compared with the query's. No plaintext column exists, and nothing
 decrypts the whole table.
 """
+import math
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, intersect, or_, select, tuple_
 
 from ..extensions import db
 from ..models import Contact, ContactIndex
+from ..models.bulk import among
 from ..security import blind_index, normalize
 from ..security.crypto import crypto
-from ..security.fields import UNREADABLE
+from . import match_keys
 
 
 def created_order(contact):
@@ -47,15 +49,23 @@ def candidate_ids(spec, raw, limit=500):
 
 
 def _load(ids):
+    """The contacts of ``ids`` as ORM objects, in the order of ``ids``."""
     if not ids:
         return []
-    return list(db.session.execute(select(Contact).where(Contact.id.in_(ids))).scalars())
+    query = select(Contact).where(among(db.session, Contact.id, ids))
+    loaded = {c.id: c for c in db.session.execute(query).scalars()}
+    return [loaded[i] for i in ids if i in loaded]
 
 
-def _matches(spec, contact_value, wanted, indexer):
-    if contact_value is None or contact_value is UNREADABLE:
-        return False
-    return bool(indexer.normalized_values(spec, contact_value) & wanted)
+def _plain(ids, attribute):
+    """{id: decrypted ``attribute``} of ``ids``, read as one ciphertext column.
+
+    Most candidates are blind-index collisions: they are dropped on this one value,
+    without building a ``Contact`` or decrypting anything else. A value that will not
+    decrypt reads as None (it matches nothing) and is audited at commit.
+    """
+    sealed = match_keys.load_sealed(db.session, ids, fields=(attribute,))
+    return {contact_id: getattr(contact, attribute) for contact_id, contact in sealed.items()}
 
 
 def find(spec, raw):
@@ -66,9 +76,10 @@ def find(spec, raw):
         return []
     attribute = {"email": "email", "phone": "phone", "messenger": "messenger",
                  "name_word": "full_name"}[spec.name]
-    found = [c for c in _load(candidate_ids(spec, raw))
-             if _matches(spec, getattr(c, attribute), wanted, indexer)]
-    return sorted(found, key=created_order)
+    values = _plain(candidate_ids(spec, raw), attribute)
+    matching = [i for i, value in values.items()
+                if value is not None and indexer.normalized_values(spec, value) & wanted]
+    return sorted(_load(matching), key=created_order)
 
 
 def find_by_email(raw):
@@ -88,13 +99,15 @@ def find_by_name_word(word):
     return find(blind_index.NAME_WORD, word)
 
 
-def name_chunk(limit):
-    """Candidates read per round: the page plus room for the blind-index collisions.
+def name_chunk(wanted):
+    """Candidates to read for ``wanted`` more matches: room for collisions on top.
 
-    About one candidate in sixteen is a collision at 1,000,000 contacts (decision
-    0003), so one round almost always finds ``limit`` real matches.
+    A common name's candidates are mostly real matches at 1,000,000 contacts, so
+    one round almost always fills the page; a rare name's are mostly collisions
+    (a 14-bit name token holds a few hundred of them, decision 0003), and the next
+    round reads what the first round's share of real matches says is needed.
     """
-    return limit + limit // 4 + 8
+    return wanted + wanted // 4 + 8
 
 
 def find_by_name(full_name, limit=500, visible_to=None):
@@ -128,24 +141,47 @@ def find_by_name(full_name, limit=500, visible_to=None):
 
         candidates = candidates.join(Contact, Contact.id == contact_id).where(
             permissions.contact_clause(visible_to))
-    indexer = crypto().indexer
-    wanted = [indexer.normalized_values(blind_index.NAME_WORD, word) for word in words]
-    chunk = name_chunk(limit)
+    holds_every_word = _NameMatcher(words)
+    chunk, read = name_chunk(limit), 0
     found, after = [], None
     while len(found) < limit:
         page = candidates if after is None else candidates.where(tuple_(created, contact_id) < after)
-        rows = db.session.execute(page.limit(chunk)).all()
+        rows = db.session.execute(page if chunk is None else page.limit(chunk)).all()
         if not rows:
             break
+        read += len(rows)
         after = (rows[-1].contact_created_at, rows[-1].contact_id)
-        loaded = {contact.id: contact for contact in _load([row[0] for row in rows])}
-        for contact in (loaded.get(row[0]) for row in rows):
-            name = contact.full_name if contact is not None else None
-            if name is None or name is UNREADABLE:
-                continue
-            tokens = indexer.normalized_values(blind_index.NAME_WORD, name)
-            if all(tokens & variants for variants in wanted):
-                found.append(contact)
-        if len(rows) < chunk:
+        names = _plain([row.contact_id for row in rows], "full_name")
+        found.extend(row.contact_id for row in rows if holds_every_word(names.get(row.contact_id)))
+        if chunk is None or len(rows) < chunk:
             break
-    return found[:limit]
+        # Collisions spread evenly over time: the share of real matches so far tells how many
+        # more candidates fill the page (none so far: a rare name, read the rest at once).
+        share = len(found) / read
+        chunk = name_chunk(math.ceil((limit - len(found)) / share)) if share else None
+    return _load(found[:limit])
+
+
+class _NameMatcher:
+    """Whether a decrypted name holds every query word, in any spelling the index knows.
+
+    Namesakes share words, so each word's spellings are worked out once per search.
+    """
+
+    def __init__(self, words):
+        self._spellings = {}
+        self._wanted = [self._variants(word) for word in words]
+
+    def _variants(self, word):
+        variants = self._spellings.get(word)
+        if variants is None:
+            variants = self._spellings[word] = normalize.name_word_variants(word)
+        return variants
+
+    def __call__(self, name):
+        if not name:
+            return False
+        held = set()
+        for word in normalize.name_words(name):
+            held |= self._variants(word)
+        return all(held & wanted for wanted in self._wanted)

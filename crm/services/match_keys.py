@@ -11,6 +11,7 @@ import re
 from sqlalchemy import select
 
 from ..models import Contact
+from ..models.bulk import among
 from ..security import normalize
 from ..security.cipher import DecryptionError
 from ..security.crypto import crypto
@@ -37,8 +38,8 @@ def phone_key(raw, region):
 
 
 class SealedContact:
-    """A contact's id, creation time and ciphertexts; ``email``, ``phone``, ``full_name`` and
-    ``city`` are decrypted when first read, at most once.
+    """A contact's id, creation time and ciphertexts; ``email``, ``phone``, ``messenger``,
+    ``full_name`` and ``city`` are decrypted when first read, at most once.
 
     Candidates are mostly collisions of a truncated token: building ORM objects with
     their paths, or decrypting every field, for each of them cost more than the match.
@@ -47,7 +48,8 @@ class SealedContact:
     """
 
     __slots__ = ("id", "created_at", "_blobs", "_plain", "_session")
-    FIELDS = ("email", "phone", "full_name", "city")
+    FIELDS = ("email", "phone", "messenger", "full_name", "city")
+    MATCHED = ("email", "phone", "full_name", "city")  # what matching reads unless told
 
     def __init__(self, session, contact_id, created_at, blobs, fields=FIELDS):
         self._session, self.id, self.created_at = session, contact_id, created_at
@@ -74,7 +76,7 @@ class SealedContact:
         return self._plain[name]
 
 
-def load_sealed(session, ids, where=None, chunk=2000, fields=SealedContact.FIELDS):
+def load_sealed(session, ids, where=None, chunk=2000, fields=SealedContact.MATCHED):
     """{id: SealedContact} of the contacts among ``ids`` (narrowed by the clause ``where``).
 
     Only the ciphertexts of ``fields`` are read (most candidates are compared by email or
@@ -85,7 +87,8 @@ def load_sealed(session, ids, where=None, chunk=2000, fields=SealedContact.FIELD
     fields = tuple(fields)
     columns = [getattr(Contact, f"{name}_ct") for name in fields]
     for start in range(0, len(ids), chunk):
-        query = select(Contact.id, Contact.created_at, *columns).where(Contact.id.in_(ids[start:start + chunk]))
+        query = select(Contact.id, Contact.created_at, *columns).where(
+            among(session, Contact.id, ids[start:start + chunk]))
         if where is not None:
             query = query.where(where)
         for contact_id, created_at, *blobs in session.execute(query):
