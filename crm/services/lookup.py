@@ -57,33 +57,36 @@ def _load(ids):
     return [loaded[i] for i in ids if i in loaded]
 
 
-def _plain(ids, attribute):
-    """{id: decrypted ``attribute``} of ``ids``, read as one ciphertext column.
+def _plain(ids, attribute, where=None):
+    """{id: decrypted ``attribute``} of ``ids`` (narrowed by the clause ``where``), read as one ciphertext column.
 
     Most candidates are blind-index collisions: they are dropped on this one value,
     without building a ``Contact`` or decrypting anything else. A value that will not
     decrypt reads as None (it matches nothing) and is audited at commit.
     """
-    sealed = match_keys.load_sealed(db.session, ids, fields=(attribute,))
+    sealed = match_keys.load_sealed(db.session, ids, where, fields=(attribute,))
     return {contact_id: getattr(contact, attribute) for contact_id, contact in sealed.items()}
 
 
-def find(spec, raw):
-    """Contacts whose value for ``spec`` really matches ``raw`` (collisions dropped)."""
+def find(spec, raw, where=None):
+    """Contacts whose value for ``spec`` really matches ``raw`` (collisions dropped).
+
+    ``where`` (a clause on ``Contact``) narrows the candidates in SQL before any decryption.
+    """
     indexer = crypto().indexer
     wanted = indexer.normalized_values(spec, raw)
     if not wanted:
         return []
     attribute = {"email": "email", "phone": "phone", "messenger": "messenger",
                  "name_word": "full_name"}[spec.name]
-    values = _plain(candidate_ids(spec, raw), attribute)
+    values = _plain(candidate_ids(spec, raw), attribute, where)
     matching = [i for i, value in values.items()
                 if value is not None and indexer.normalized_values(spec, value) & wanted]
     return sorted(_load(matching), key=created_order)
 
 
-def find_by_email(raw):
-    return find(blind_index.EMAIL, raw)
+def find_by_email(raw, where=None):
+    return find(blind_index.EMAIL, raw, where)
 
 
 def find_by_phone(raw):

@@ -71,23 +71,9 @@ def do_not_email(address):
     Only contacts that carry the flag are decrypted to drop blind-index collisions.
     """
     from ..models import Contact
-    from ..security import blind_index
-    from ..security.crypto import crypto
     from . import lookup
 
-    ids = lookup.candidate_ids(blind_index.EMAIL, address)
-    if not ids:
-        return False
-    flagged = session_scalars(select(Contact).where(Contact.id.in_(ids), Contact.do_not_email.is_(True)))
-    if not flagged:
-        return False
-    indexer = crypto().indexer
-    wanted = indexer.normalized_values(blind_index.EMAIL, address)
-    return any(lookup._matches(blind_index.EMAIL, c.email, wanted, indexer) for c in flagged)
-
-
-def session_scalars(stmt):
-    return list(db.session.scalars(stmt))
+    return bool(lookup.find_by_email(address, where=Contact.do_not_email.is_(True)))
 
 
 def gate(to, kind, exempt=None):
