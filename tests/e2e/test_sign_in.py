@@ -102,7 +102,7 @@ def test_a_wrong_code_keeps_the_door_shut(open_browser, enrolled_user):
     good = pyotp.TOTP(user.totp_secret).now()
     page.fill("input[name=code]", "000000" if good != "000000" else "111111")
     page.click("main button[type=submit]")
-    assert page.locator("[role=alert]").is_visible()
+    expect(page.locator("[role=alert]")).to_be_visible()
     page.goto(page.base_url + "/home")
     assert "/login" in page.url
     # A refused code is a 401 page: the browser logs that response as a console error.
