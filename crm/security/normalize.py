@@ -160,7 +160,7 @@ def normalize_email(raw):
 
 # A plain ASCII address: a dot-atom local part and a domain of LDH labels whose last ends
 # in a letter. email_validator accepts every such address (unless a check below fails) and
-# returns it unchanged but for the domain's case (decision 0029): so the fast path yields
+# returns it unchanged but for the domain's case (decision 0028): so the fast path yields
 # exactly its normal form, and anything else still goes through email_validator.
 _ATEXT = r"[A-Za-z0-9_!#$%&'*+/=?^`{|}~-]"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
