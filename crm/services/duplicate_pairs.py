@@ -144,7 +144,10 @@ def _name_pairs_statement(chunk):
     ci = ContactIndex
     # Without a city there is no name pair (name *and* city, ``duplicates.confirm``).
     with_city = select(Contact.id).where(Contact.id.in_(chunk), Contact.city_ct.is_not(None))
-    mine = (select(ci.contact_id, ci.key_id, ci.token)
+    # n_x: how many name tokens x has (a window count, so the pairs below need no join
+    # back to a per-contact count: PostgreSQL ran that join as a nested loop over every
+    # candidate pair, about 100 ms a batch at 100,000 contacts).
+    mine = (select(ci.contact_id, ci.key_id, ci.token, func.count().over(partition_by=ci.contact_id).label("n_x"))
             .where(ci.contact_id.in_(with_city), _by_contact(ci.field) == name)
             .cte("mine").prefix_with("MATERIALIZED"))
     # x's rare tokens: a bucket with no (CAP+1)th entry, at most CAP+1 index entries read
@@ -162,19 +165,17 @@ def _name_pairs_statement(chunk):
                                     other.token == rare.c.token, other.contact_id != rare.c.contact_id))
                   .distinct().cte("candidates").prefix_with("MATERIALIZED"))
     m2, y = aliased(mine), aliased(ci)
-    shared = (select(candidates.c.x, candidates.c.y, func.count().label("n"))
+    shared = (select(candidates.c.x, candidates.c.y, m2.c.n_x, func.count().label("n"))
               .join(m2, m2.c.contact_id == candidates.c.x)
               .join(y, and_(y.contact_id == candidates.c.y, _by_contact(y.field) == name,
                             y.key_id == m2.c.key_id, y.token == m2.c.token))
-              .group_by(candidates.c.x, candidates.c.y).subquery())
-    size_x = select(mine.c.contact_id, func.count().label("n")).group_by(mine.c.contact_id).subquery()
+              .group_by(candidates.c.x, candidates.c.y, m2.c.n_x).subquery())
     size_y = (select(ci.contact_id, func.count().label("n"))
               .where(ci.contact_id.in_(select(candidates.c.y)), _by_contact(ci.field) == name)
               .group_by(ci.contact_id).subquery())
     return (select(shared.c.x, shared.c.y)
-            .join(size_x, size_x.c.contact_id == shared.c.x)
             .join(size_y, size_y.c.contact_id == shared.c.y)
-            .where(or_(and_(shared.c.n == size_x.c.n, size_x.c.n >= 2),
+            .where(or_(and_(shared.c.n == shared.c.n_x, shared.c.n_x >= 2),
                        and_(shared.c.n == size_y.c.n, size_y.c.n >= 2))))
 
 
