@@ -52,11 +52,12 @@ def _executemany(connection, table, rows):
     entry = _COMPILED.get(key)
     if entry is None:
         compiled = insert(table).compile(dialect=connection.dialect, column_keys=list(columns))
-        order = compiled.positiontup
-        if order is None or sorted(order) != sorted(columns):  # named paramstyle, or defaults to run
-            entry = False
+        # SQLAlchemy internals (pinned version): without them, the plain Core insert below.
+        order = getattr(compiled, "positiontup", None)
+        processors = getattr(compiled, "_bind_processors", None)
+        if order is None or processors is None or sorted(order) != sorted(columns):
+            entry = False  # named paramstyle, defaults to run, or another SQLAlchemy
         else:
-            processors = compiled._bind_processors
             entry = (compiled.string, [(name, processors.get(name)) for name in order])
         _COMPILED[key] = entry
     if entry is False:
