@@ -23,20 +23,25 @@ from .match_keys import SealedContact, email_key, load_sealed, phone_key
 CHUNK = 2000
 
 
-def _token_rows(field, tokens):
-    """(contact_id, key_id, token) of index rows for ``field`` among ``tokens`` {(key_id, token)}."""
-    found = []
+def _token_chunks(tokens):
+    """(key_id, up to CHUNK sorted tokens) for ``tokens`` {(key_id, token)}: one IN list each."""
     by_key = defaultdict(set)
     for key_id, token in tokens:
         by_key[key_id].add(token)
     for key_id, values in by_key.items():
         values = sorted(values)
         for start in range(0, len(values), CHUNK):
-            found.extend(db.session.execute(
-                select(ContactIndex.contact_id, ContactIndex.key_id, ContactIndex.token).where(and_(
-                    ContactIndex.field == field, ContactIndex.key_id == key_id,
-                    ContactIndex.token.in_(values[start:start + CHUNK]))),
-            ).all())
+            yield key_id, values[start:start + CHUNK]
+
+
+def _token_rows(field, tokens):
+    """(contact_id, key_id, token) of index rows for ``field`` among ``tokens`` {(key_id, token)}."""
+    found = []
+    for key_id, chunk in _token_chunks(tokens):
+        found.extend(db.session.execute(
+            select(ContactIndex.contact_id, ContactIndex.key_id, ContactIndex.token).where(and_(
+                ContactIndex.field == field, ContactIndex.key_id == key_id, ContactIndex.token.in_(chunk))),
+        ).all())
     return found
 
 
@@ -85,20 +90,13 @@ def reach_candidates(rows, user=None):
 def _sealed_holders(field, tokens, where):
     """(contact_id, created_at, key_id, token, ciphertext of ``field``) of the holders of ``tokens``."""
     column = getattr(Contact, f"{field}_ct")
-    by_key = defaultdict(set)
-    for key_id, token in tokens:
-        by_key[key_id].add(token)
-    for key_id, values in by_key.items():
-        values = sorted(values)
-        for start in range(0, len(values), CHUNK):
-            query = (select(ContactIndex.contact_id, Contact.created_at, ContactIndex.key_id, ContactIndex.token,
-                            column)
-                     .join(Contact, Contact.id == ContactIndex.contact_id)
-                     .where(ContactIndex.field == field, ContactIndex.key_id == key_id,
-                            ContactIndex.token.in_(values[start:start + CHUNK])))
-            if where is not None:
-                query = query.where(where)
-            yield from db.session.execute(query)
+    for key_id, chunk in _token_chunks(tokens):
+        query = (select(ContactIndex.contact_id, Contact.created_at, ContactIndex.key_id, ContactIndex.token, column)
+                 .join(Contact, Contact.id == ContactIndex.contact_id)
+                 .where(ContactIndex.field == field, ContactIndex.key_id == key_id, ContactIndex.token.in_(chunk)))
+        if where is not None:
+            query = query.where(where)
+        yield from db.session.execute(query)
 
 
 def name_candidates(rows, indexes):
