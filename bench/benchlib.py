@@ -123,6 +123,18 @@ def bench_app(args):
                 redis_client._cleanup()
 
 
+def seed_people(count, rng, batch=1000):
+    """Create ``count`` synthetic people (``crm.services.demo.fake_person``) through the
+    bulk path, committed a batch at a time; the session is emptied after each batch."""
+    from crm.services.contacts import create_contacts_bulk
+    from crm.services.demo import fake_person
+
+    for first in range(0, count, batch):
+        create_contacts_bulk([fake_person(rng, n) for n in range(first, min(first + batch, count))])
+        db.session.commit()
+        db.session.expunge_all()
+
+
 def load_note():
     """The machine's load when the figures were taken (they are shared machines)."""
     one, five, _ = os.getloadavg()

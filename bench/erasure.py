@@ -22,7 +22,7 @@ from crm.jobs import get_queue
 from crm.models import Attendance, ContactNote, FollowUp, Meeting, Outbox
 from crm.redis_conn import get_redis
 from crm.services import erasure, erasure_redis
-from crm.services.contacts import create_contact, create_contacts_bulk
+from crm.services.contacts import create_contact
 from crm.services.demo import fake_person
 
 BATCH = 1000
@@ -30,10 +30,7 @@ BATCH = 1000
 
 def seed(args, rng):
     start = time.perf_counter()
-    for first in range(0, args.contacts, BATCH):
-        create_contacts_bulk([fake_person(rng, n) for n in range(first, min(first + BATCH, args.contacts))])
-        db.session.commit()
-        db.session.expunge_all()
+    benchlib.seed_people(args.contacts, rng)
     for n in range(args.outbox):
         row = Outbox(idempotency_key=f"bench:{n}", kind="bench", status="sent")
         row.recipient, row.subject, row.body = f"person{n}@example.org", "Hello", "Body"

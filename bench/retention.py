@@ -20,12 +20,10 @@ import benchlib
 from sqlalchemy import select, update
 
 from crm.extensions import db
-from crm.models import Contact, PathChoice, StageChange
+from crm.models import Contact, ContactIndex, PathChoice, StageChange
 from crm.models.base import utcnow
 from crm.redis_conn import get_redis
 from crm.services import erasure_redis, retention
-from crm.services.contacts import create_contacts_bulk
-from crm.services.demo import fake_person
 
 BATCH = 1000
 STAGES = ["declined"] * 2 + ["withdrawn"] + ["interested"] * 5 + ["contacted", "active"]
@@ -35,10 +33,7 @@ PERIODS = retention.Periods(declined=timedelta(days=365), withdrawn=timedelta(da
 
 def seed(args, rng):
     start = time.perf_counter()
-    for first in range(0, args.contacts, BATCH):
-        create_contacts_bulk([fake_person(rng, n) for n in range(first, min(first + BATCH, args.contacts))])
-        db.session.commit()
-        db.session.expunge_all()
+    benchlib.seed_people(args.contacts, rng)
     now = utcnow()
     ids = list(db.session.scalars(select(Contact.id)))
     for first in range(0, len(ids), BATCH):
@@ -46,6 +41,8 @@ def seed(args, rng):
             at = now - timedelta(days=rng.uniform(0, 3 * 365))
             choices = select(PathChoice.id).where(PathChoice.contact_id == contact_id)
             db.session.execute(update(Contact).where(Contact.id == contact_id).values(created_at=at))
+            db.session.execute(update(ContactIndex).where(ContactIndex.contact_id == contact_id)
+                               .values(contact_created_at=at))  # the index rows' copy (decision 0026)
             db.session.execute(update(PathChoice).where(PathChoice.contact_id == contact_id)
                                .values(stage=rng.choice(STAGES)))
             db.session.execute(update(StageChange).where(StageChange.path_choice_id.in_(choices)).values(at=at))
