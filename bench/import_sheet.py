@@ -67,6 +67,11 @@ def write_sheet(path, rows, seed=7):
     return duplicates, broken
 
 
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _record_pairs():
     """Run the queued pairs jobs of the import's batches here, as the worker would; (pairs, CPU s)."""
     _, server_before = server_cpu()
@@ -83,12 +88,14 @@ def _record_pairs():
 def main():
     cli = parser(__doc__.splitlines()[0], contacts=100_000)
     cli.add_argument("--tracemalloc", action="store_true", help="also trace the Python heap's peak (slower)")
+    cli.add_argument("--skip-pairs", action="store_true", help="do not run the pairs jobs afterwards")
     args = cli.parse_args()
     with tempfile.NamedTemporaryFile(suffix=".csv") as sheet:
         duplicates, broken = write_sheet(sheet.name, args.contacts)
         with bench_app(args) as app:
             _, server_before = server_cpu()
             cpu_start = time.process_time()
+            children_before = _children_cpu()
             start = time.perf_counter()
             with open(sheet.name, "rb") as source:
                 run = imports.upload(source, "sheet.csv", None)
@@ -104,10 +111,11 @@ def main():
                 blocks.append(sys.getallocatedblocks())
             end = time.perf_counter()
             cpu = time.process_time() - cpu_start + server_cpu()[1] - server_before
+            prepare_cpu = _children_cpu() - children_before
             heap_peak = tracemalloc.get_traced_memory()[1] / 2 ** 20 if args.tracemalloc else None
             tracemalloc.stop()
             summary = imports.summary(imports.get_run(run_id))
-            pairs, pairs_cpu = _record_pairs()
+            pairs, pairs_cpu = (0, 0.0) if args.skip_pairs else _record_pairs()
             peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print_table(f"import of a {args.contacts:,}-row sheet on {backend_name(app)} ({load_note()})", [
                 ("rows in the sheet", f"{args.contacts:,}"),
@@ -119,6 +127,7 @@ def main():
                 ("import (s)", f"{end - uploaded:.1f}"),
                 ("rows/s end to end", f"{args.contacts / (end - start):,.0f}"),
                 ("rows per CPU-second (this process + its PostgreSQL backend)", f"{args.contacts / cpu:,.0f}"),
+                ("CPU seconds of the preparing process (decision 0029; 0 when in process)", f"{prepare_cpu:.1f}"),
                 ("then the pairs jobs of its batches (0025): pairs / CPU seconds", f"{pairs:,} / {pairs_cpu:.1f}"),
                 ("peak RSS (MB)", f"{peak_mb:,.0f}"),
                 ("Python objects alive after each batch: first / largest / last (thousands)",

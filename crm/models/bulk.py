@@ -8,7 +8,7 @@ Rows are plain dicts with the same keys; a column they leave out gets its
 Python-side default (``default=utcnow``...) here, as a Core insert would. The
 rows commit or roll back with the rest of the unit of work.
 """
-from sqlalchemy import any_, bindparam, insert
+from sqlalchemy import DateTime, any_, bindparam, insert
 from sqlalchemy.dialects.postgresql import ARRAY
 
 
@@ -58,15 +58,30 @@ def _executemany(connection, table, rows):
         if order is None or processors is None or sorted(order) != sorted(columns):
             entry = False  # named paramstyle, defaults to run, or another SQLAlchemy
         else:
-            entry = (compiled.string, [(name, processors.get(name)) for name in order])
+            entry = (compiled.string, [(name, processors.get(name), isinstance(table.c[name].type, DateTime))
+                                       for name in order])
         _COMPILED[key] = entry
     if entry is False:
         connection.execute(insert(table), rows)
         return
     statement, processed = entry
-    parameters = [tuple(row[name] if process is None else process(row[name]) for name, process in processed)
-                  for row in rows]
-    connection.exec_driver_sql(statement, parameters)
+    columns = [_bound_column(rows, name, process, memo) for name, process, memo in processed]
+    connection.exec_driver_sql(statement, list(zip(*columns)))
+
+
+def _bound_column(rows, name, process, memo):
+    """One column's values through its bind processor (column by column: fewer branches).
+
+    A datetime's processor formats a string each call, and a batch's rows share a few
+    timestamps (``utcnow()`` once per batch): each distinct one is formatted once.
+    """
+    values = [row[name] for row in rows]
+    if process is None:
+        return values
+    if not memo:
+        return [process(value) for value in values]
+    seen = {}
+    return [seen[value] if value in seen else seen.setdefault(value, process(value)) for value in values]
 
 
 _COMPILED = {}  # (table, columns, dialect) -> (SQL, [(column, bind processor)]), or False

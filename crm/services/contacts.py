@@ -186,11 +186,11 @@ def initial_trust(source):
 
 
 def create_contacts_bulk(datas, actor_id=None, validated=False):
-    """Create many contacts at once (demo seeding, imports); return their ids in order.
+    """Create many contacts at once (demo seeding); return their ids in order.
 
     Every row is validated first: one invalid row raises ValidationError (keys
     ``"<row number>.<field>"``) and nothing is written. ``validated=True`` skips that
-    for rows the caller has just put through ``validate`` (an import's parsed rows). Values are encrypted
+    for rows the caller has just put through ``validate``. Values are encrypted
     through the ``Encrypted`` descriptors and indexed exactly as ``build_contact``
     does, but rows go in with ``insert_rows`` (COPY on PostgreSQL) instead of one ORM object per contact,
     index token, path and history row. No duplicate check; one audit event
@@ -205,44 +205,62 @@ def create_contacts_bulk(datas, actor_id=None, validated=False):
                            for name, message in validate(data, region).items()})
         if errors:
             raise ValidationError(errors)
-        contacts, indexes, choices, changes = _bulk_rows(datas, actor_id)
-    if not contacts:
+        now = utcnow()
+        prepared = [contact_rows(data, actor_id, now) for data in datas]
+    return insert_contact_rows(prepared, sources={d.source for d in datas})
+
+
+@dataclass
+class ContactRows:
+    """A new contact as plain rows: the contact (fields sealed), its index tokens, paths and history."""
+
+    contact: dict
+    indexes: list
+    choices: list
+    changes: list
+
+    @property
+    def id(self):
+        return self.contact["id"]
+
+
+def contact_rows(data, actor_id, now):
+    """The ``ContactRows`` of validated ``data`` (a new id; sealed and indexed, nothing written).
+
+    Needs only the keyring, not the database: an import prepares them ahead (decision 0029).
+    """
+    contact_id = uuid.uuid4()
+    row = {"id": contact_id, "source": data.source, "status": "new",
+           "preferred_locale": data.preferred_locale, "consent_version": data.consent_version,
+           "consent_at": now if data.consent_version else None,
+           "created_at": now, "updated_at": now, "version_id": 1,
+           "clearance_only": clearance_only((path, "interested") for path in data.paths),
+           "trust_level": initial_trust(data.source)}
+    indexes, choices, changes = [], [], []
+    for column in (getattr(Contact, name) for name in ENCRYPTED_FIELDS):
+        value = column.clean(getattr(data, column.name))
+        row[column.column_attr] = column.seal(contact_id, value)
+        if column.index is not None:
+            indexes.extend(index_rows(contact_id, column.index, value, created_at=now))
+    for path in dict.fromkeys(data.paths):
+        choice_id = uuid.uuid4()
+        choices.append({"id": choice_id, "contact_id": contact_id, "path": path,
+                        "stage": "interested", "created_at": now, "updated_at": now})
+        changes.append({"path_choice_id": choice_id, "from_stage": None, "to_stage": "interested",
+                        "actor_id": actor_id, "at": now, "by_rule": False})
+    return ContactRows(row, indexes, choices, changes)
+
+
+def insert_contact_rows(prepared, sources):
+    """Write ``ContactRows`` (``insert_rows``: COPY on PostgreSQL), one audit event; ids in order."""
+    if not prepared:
         return []
-    for model, rows in ((Contact, contacts), (ContactIndex, indexes), (PathChoice, choices),
-                        (StageChange, changes)):
-        insert_rows(db.session, model.__table__, rows)
-    audit.record("contact.bulk_create", "contact", None, count=len(contacts),
-                 sources=sorted({d.source for d in datas}))
+    insert_rows(db.session, Contact.__table__, [item.contact for item in prepared])
+    for model, attr in ((ContactIndex, "indexes"), (PathChoice, "choices"), (StageChange, "changes")):
+        insert_rows(db.session, model.__table__, [row for item in prepared for row in getattr(item, attr)])
+    audit.record("contact.bulk_create", "contact", None, count=len(prepared), sources=sorted(sources))
     db.session.flush()
-    return [row["id"] for row in contacts]
-
-
-def _bulk_rows(datas, actor_id):
-    """Plain rows for contacts, their index tokens, paths and history (no ORM objects)."""
-    now = utcnow()
-    fields = [getattr(Contact, name) for name in ENCRYPTED_FIELDS]
-    contacts, indexes, choices, changes = [], [], [], []
-    for data in datas:
-        contact_id = uuid.uuid4()
-        row = {"id": contact_id, "source": data.source, "status": "new",
-               "preferred_locale": data.preferred_locale, "consent_version": data.consent_version,
-               "consent_at": now if data.consent_version else None,
-               "created_at": now, "updated_at": now, "version_id": 1,
-               "clearance_only": clearance_only((path, "interested") for path in data.paths),
-               "trust_level": initial_trust(data.source)}
-        for column in fields:
-            value = column.clean(getattr(data, column.name))
-            row[column.column_attr] = column.seal(contact_id, value)
-            if column.index is not None:
-                indexes.extend(index_rows(contact_id, column.index, value, created_at=now))
-        contacts.append(row)
-        for path in dict.fromkeys(data.paths):
-            choice_id = uuid.uuid4()
-            choices.append({"id": choice_id, "contact_id": contact_id, "path": path,
-                            "stage": "interested", "created_at": now, "updated_at": now})
-            changes.append({"path_choice_id": choice_id, "from_stage": None, "to_stage": "interested",
-                            "actor_id": actor_id, "at": now, "by_rule": False})
-    return contacts, indexes, choices, changes
+    return [item.id for item in prepared]
 
 
 def get_contact(contact_id):

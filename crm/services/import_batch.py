@@ -15,7 +15,7 @@ from ..models.bulk import insert_rows
 from ..security import audit
 from . import import_match as match
 from . import signals, trust
-from .contacts import create_contacts_bulk, start_paths
+from .contacts import contact_rows, insert_contact_rows, start_paths
 from .followup_firing import apply_rules_batch
 from .import_rows import merge_into, same_words
 
@@ -28,9 +28,7 @@ def classify(run, rows, user):
     parsed = [rows[i] for i in valid]
     known = match.fingerprint_matches(run.id, {r.fingerprint for r in parsed})
     reach, candidates = match.reach_candidates(parsed, user)
-    # Name + city only decides for rows with neither email nor phone: a row that has
-    # one and matches nobody by it is a namesake more often than the same person.
-    need_name = [i for i, row in enumerate(parsed) if row.data.city and not row.email and not row.phones]
+    need_name = [i for i, row in enumerate(parsed) if row.matches_by_name]
     names = match.name_candidates(parsed, need_name) if need_name else {}
     name_ids = {c for s in names.values() for c in s}
     candidates.update(match.load(name_ids, user))  # every field: compared by name and city
@@ -41,7 +39,7 @@ def classify(run, rows, user):
     matched = {target.id for target in targets if target is not None}
     ours = match.created_by(run.id, matched)
     flagged = signals.flagged_ids(matched)  # flagged contacts are never merged automatically (0022)
-    pending, pending_keys, outcome_of = [], {}, {}
+    pending, sealed, pending_keys, outcome_of = [], [], {}, {}
     merges = {}
     for i, row, target in zip(valid, parsed, targets):
         if target is not None and target.id in flagged:
@@ -53,14 +51,21 @@ def classify(run, rows, user):
             _remember(row, ref, pending_keys)  # a later row may match what this one brought
             continue
         if ref is not None:  # a row created earlier in this batch
-            pending[ref] = merge_into(pending[ref], row.data)
+            merged = merge_into(pending[ref], row.data)
+            if merged != pending[ref]:
+                pending[ref], sealed[ref] = merged, None  # sealed again below
             outcome_of[i] = ("duplicate", ref)
             _remember(row, ref, pending_keys)
             continue
         outcome_of[i] = ("created", len(pending))
         _remember(row, len(pending), pending_keys)
         pending.append(row.data)
-    created_ids = create_contacts_bulk(pending, actor_id=user.id if user else None, validated=True) if pending else []
+        sealed.append(row.rows)
+    actor_id = user.id if user else None
+    now = utcnow()
+    created_ids = insert_contact_rows(
+        [rows if rows is not None else contact_rows(data, actor_id, now) for data, rows in zip(pending, sealed)],
+        sources={"import"})
     stage_changes = _merge(run, merges, user)
     _attend(run, list(created_ids) + list(merges), user)
     _apply_followups(created_ids, stage_changes)
@@ -97,7 +102,7 @@ def _pending_match(row, pending_keys):
     for key in _keys(row):
         if key in pending_keys:
             return pending_keys[key]
-    if row.data.city and not row.email and not row.phones:
+    if row.matches_by_name:
         for index, other in pending_keys.get(("names", None), ()):
             if (not match.conflicts(row, other.email, other.phones[0] if other.phones else None, None)
                     and same_words(row.data.full_name, other.data.full_name)

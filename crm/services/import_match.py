@@ -1,7 +1,7 @@
 """Finding, for a batch of parsed rows, the contacts they already are.
 
-One query per index for the whole batch (email and phone tokens, then name-word
-tokens for rows with a city and no reach match), then the candidates' ciphertexts
+One query per index for the whole batch (the email and phone tokens ``import_prepare``
+computed, then name-word tokens for rows with a city and neither email nor phone), then the candidates' ciphertexts
 are loaded (no ORM objects), the compared fields decrypted and compared exactly: same email, same phone, or every name word
 (Cyrillic or Latin) and the same city. Contacts the importer may not see are
 never matched (the row becomes a new contact, which a cleared coordinator can
@@ -14,8 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Contact, ContactIndex, ImportRow
-from ..security import blind_index, normalize, permissions
-from ..security.crypto import crypto
+from ..security import blind_index, permissions
 from ..security.fields import UNREADABLE
 from .import_rows import same_words
 from .match_keys import SealedContact, email_key, load_sealed, phone_key
@@ -45,19 +44,6 @@ def _token_rows(field, tokens):
     return found
 
 
-def _tokens(spec, normalized_values):
-    indexer = crypto().indexer
-    return {(key_id, indexer.token(spec, value, key_id))
-            for key_id in indexer.keyring.ids() for value in normalized_values}
-
-
-def _name_word_tokens(full_name):
-    indexer = crypto().indexer
-    return [{(k, indexer.token(blind_index.NAME_WORD, v, k))
-             for k in indexer.keyring.ids() for v in normalize.name_word_variants(word)}
-            for word in normalize.name_words(full_name)]
-
-
 def reach_candidates(rows, user=None):
     """({row index: (ids holding its email token, ids holding a phone token)}, {id: SealedContact}).
 
@@ -69,10 +55,9 @@ def reach_candidates(rows, user=None):
     """
     wanted = {"email": defaultdict(list), "phone": defaultdict(list)}
     for i, row in enumerate(rows):
-        for pair in _tokens(blind_index.EMAIL, [row.email] if row.email else []):
-            wanted["email"][pair].append(i)
-        for pair in _tokens(blind_index.PHONE, row.phones):
-            wanted["phone"][pair].append(i)
+        for field, by_token in wanted.items():
+            for pair in row.tokens[field]:
+                by_token[pair].append(i)
     where = None if user is None else permissions.contact_clause(user)
     result, contacts = {}, {}
     for slot, (field, by_token) in enumerate(wanted.items()):
@@ -101,7 +86,7 @@ def _sealed_holders(field, tokens, where):
 
 def name_candidates(rows, indexes):
     """{row index: contact ids holding a token of every name word} for rows ``indexes``."""
-    per_row = {i: _name_word_tokens(rows[i].data.full_name) for i in indexes}
+    per_row = {i: rows[i].tokens["name_word"] for i in indexes}
     all_tokens = {pair for words in per_row.values() for word in words for pair in word}
     held = defaultdict(set)
     for contact_id, key_id, token in _token_rows(blind_index.NAME_WORD.name, all_tokens):

@@ -29,6 +29,14 @@ class ParsedRow:
     phones: tuple = ()
     fingerprint: str | None = None
     extra: dict = field(default_factory=dict)
+    rows: object = None  # contacts.ContactRows, sealed ahead (import_prepare)
+    tokens: dict = field(default_factory=dict)  # blind-index tokens to match by (import_prepare)
+
+    @property
+    def matches_by_name(self):
+        """Name + city decides only for a row with neither email nor phone: a row that has
+        one and matches nobody by it is a namesake more often than the same person."""
+        return bool(self.data is not None and self.data.city and not self.email and not self.phones)
 
 
 def _cell(cells, index):

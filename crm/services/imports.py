@@ -30,8 +30,8 @@ from ..security import audit, normalize, permissions
 from ..security.crypto import crypto
 from ..security.keyring import derive_key
 from . import duplicate_pairs, files, import_batch, lockdown, signals
+from .import_prepare import Preparation, prepared_batches
 from .import_reader import FIELDS, Sheet, SheetError, guess_mapping
-from .import_rows import parse_row
 
 UPLOAD_TTL = timedelta(days=2)
 REJECTS_TTL = timedelta(days=7)
@@ -219,25 +219,24 @@ def process(import_id, batch_size=None, operator=None):
     cleared = operator or permissions.has_clearance(user)
     if run.status != "running":
         run.status, run.started_at = "running", run.started_at or utcnow()
+    settings = Preparation(run.mapping, run.region, cleared, user.id if user else None)
     with files.open_stored(run.file_id) as stream:
         sheet = Sheet(stream, run.kind, run.encoding, run.delimiter)
-        records = sheet.records()
-        batch, header_pending = [], run.has_header
-        for number, cells in records:
-            if header_pending:
-                header_pending = False
-                continue
-            if number <= run.cursor:
-                continue
-            batch.append((number, cells))
-            if len(batch) >= batch_size:
-                _run_batch(run, batch, user, cleared)
-                batch = []
-                yield run
-        if batch:
-            _run_batch(run, batch, user, cleared)
+        for rows in prepared_batches(_remaining(run, sheet.records()), settings, batch_size, run.total - run.done):
+            _run_batch(run, rows, user)
+            yield run
         finish(run)
         yield run
+
+
+def _remaining(run, records):
+    """The records after the header and after the last committed batch (``run.cursor``)."""
+    header_pending, cursor = run.has_header, run.cursor
+    for number, cells in records:
+        if header_pending:
+            header_pending = False
+        elif number > cursor:
+            yield number, cells
 
 
 # Tables the matching and the pairs job look up by index. An import into a young table
@@ -262,14 +261,13 @@ def _refresh_statistics():
             db.session.execute(text(f"ANALYZE {quote(name)}"))
 
 
-def _run_batch(run, batch, user, cleared):
+def _run_batch(run, batch, user):
+    """Match, create and record ``batch`` (prepared rows); the caller commits it with the cursor."""
     _refresh_statistics()
     done_before = set(db.session.scalars(select(ImportRow.record).where(
-        ImportRow.import_id == run.id, ImportRow.record.in_([n for n, _ in batch]))))
+        ImportRow.import_id == run.id, ImportRow.record.in_([row.record for row in batch]))))
     with normalize.remembered():
-        rows = [parse_row(n, cells, run.mapping, run.region, cleared)
-                for n, cells in batch if n not in done_before]
-        outcomes = import_batch.classify(run, rows, user)
+        outcomes = import_batch.classify(run, [row for row in batch if row.record not in done_before], user)
     counts = {"created": 0, "merged": 0, "duplicate": 0, "rejected": 0}
     for outcome in outcomes:
         counts[outcome["outcome"]] += 1
@@ -279,12 +277,13 @@ def _run_batch(run, batch, user, cleared):
     run.duplicates += counts["duplicate"]
     run.rejected += counts["rejected"]
     run.done += len(outcomes)
-    run.cursor = batch[-1][0]
+    first, last = batch[0].record, batch[-1].record
+    run.cursor = last
     db.session.flush()
     if outcomes:  # the signal checks of this batch's contacts, in a job of their own (decision 0022)
-        enqueue(signals.IMPORT_SCAN_JOB, run.id, batch[0][0], batch[-1][0], queue="default")
+        enqueue(signals.IMPORT_SCAN_JOB, run.id, first, last, queue="default")
         # The created contacts' duplicate pairs too: recording them here cost more than the matching (0025).
-        enqueue(duplicate_pairs.IMPORT_PAIRS_JOB, run.id, batch[0][0], batch[-1][0], queue="default")
+        enqueue(duplicate_pairs.IMPORT_PAIRS_JOB, run.id, first, last, queue="default")
 
 
 # -- finishing, summaries, rejects ---------------------------------------------------------

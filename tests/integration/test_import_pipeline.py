@@ -1,0 +1,159 @@
+"""An import's rows prepared in a second process (decision 0029): the same outcomes as in
+process, re-sealed rows after an in-batch merge, errors reported by class only, and a
+preparing process that never outlives its parent."""
+import io
+import multiprocessing
+import os
+import time
+
+import pytest
+from sqlalchemy import select
+
+from crm.extensions import db
+from crm.models import Contact, ImportRow
+from crm.services import import_prepare, imports, lookup
+from crm.services.import_reader import SheetError
+
+BATCH = 4
+
+
+def sheet(rows):
+    """A sheet of ``rows`` people: every fifth repeats an earlier one, every seventh is broken."""
+    lines = ["Name;Email;Phone;City;Path"]
+    for n in range(rows):
+        if n % 7 == 6:
+            lines.append(f"Broken {n};not-an-email-{n};;;")
+        elif n % 5 == 4:
+            lines.append(f"Person {n - 2};PERSON{n - 2}@example.org;;Vilnius;wolontariat")
+        else:
+            lines.append(f"Person {n};person{n}@example.org;+48 600 100 {n:03d};Warszawa;volunteer")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def run_import(app, content, pipeline, batch=BATCH):
+    app.config["IMPORT_PIPELINE"] = pipeline
+    run = imports.upload(io.BytesIO(content), "sheet.csv", None)
+    imports.configure(run, run.mapping)
+    run_id = run.id
+    db.session.commit()
+    for _ in imports.process(run_id, batch_size=batch, operator=True):
+        db.session.commit()
+    outcomes = [(r.record, r.outcome, r.reason) for r in db.session.scalars(
+        select(ImportRow).where(ImportRow.import_id == run_id).order_by(ImportRow.record))]
+    return imports.summary(imports.get_run(run_id)), outcomes
+
+
+@pytest.fixture
+def forks(monkeypatch):
+    """How many imports prepared their rows in a child process."""
+    calls = []
+    original = import_prepare._from_child
+
+    def counting(*args):
+        calls.append(args)
+        yield from original(*args)
+
+    monkeypatch.setattr(import_prepare, "_from_child", counting)
+    return calls
+
+
+def test_a_child_prepares_the_same_outcomes_as_the_process_itself(app, forks):
+    content = sheet(40)
+    in_process = run_import(app, content, pipeline=False)
+    assert forks == []
+    # Wipe and import again through the child: the same rows, outcomes and reasons.
+    for model in (ImportRow, Contact):
+        db.session.execute(model.__table__.delete())
+    db.session.commit()
+    piped = run_import(app, content, pipeline=True)
+    assert len(forks) == 1
+    assert piped == in_process
+    summary = piped[0]
+    # Broken: 6, 13, 20, 27, 34. Repeats: 4, 9, 14, 19, 24, 39 (29 repeats broken 27: a new person).
+    assert summary == {"rows": 40, "created": 29, "merged": 0, "duplicates_in_file": 6, "rejected": 5}
+    assert {c.email.casefold() for c in db.session.scalars(select(Contact))} == {
+        f"person{n}@example.org" for n in range(40) if n % 7 != 6 and n % 5 != 4} | {"person27@example.org"}
+
+
+def test_a_single_batch_is_prepared_in_process(app, forks):
+    run_import(app, sheet(3), pipeline=True)
+    assert forks == []
+
+
+def test_a_row_filled_by_a_later_row_of_its_batch_is_sealed_and_indexed_again(app, forks):
+    content = ("Name;Email;Phone\n"
+               "Jan Rak;;+48 600 100 200\n"
+               "J. Rak;jan@example.org;0048600100200\n"   # same phone: brings the email
+               "Olga Lis;olga@example.org;\n"
+               "Ewa Nowak;ewa@example.org;\n"
+               "Ales Bykau;ales@example.org;\n").encode()
+    summary, _ = run_import(app, content, pipeline=True, batch=3)
+    assert len(forks) == 1
+    assert summary == {"rows": 5, "created": 4, "merged": 0, "duplicates_in_file": 1, "rejected": 0}
+    found = lookup.find_by_email("JAN@example.org")
+    assert [c.full_name for c in found] == ["Jan Rak"]
+    assert found[0].phone == "+48600100200"
+
+
+def test_an_error_in_the_child_names_its_class_only(app, forks, monkeypatch):
+    def failing(record, *args):
+        if record == 6:
+            raise ValueError("Person 4 person4@example.org")  # what a careless message could hold
+        return parse_row(record, *args)
+
+    parse_row = import_prepare.parse_row
+    monkeypatch.setattr(import_prepare, "parse_row", failing)
+    with pytest.raises(import_prepare.PreparationFailed) as raised:
+        run_import(app, sheet(20), pipeline=True)
+    assert "ValueError" in str(raised.value) and "person4" not in str(raised.value).lower()
+    db.session.rollback()
+    assert len(forks) == 1
+
+
+def test_a_sheet_error_in_the_child_keeps_its_message(app, monkeypatch):
+    def records():
+        yield from ((n, [f"Person {n}", f"p{n}@example.org"]) for n in range(1, 6))
+        raise SheetError("the file is not well-formed CSV near record 6: an unclosed quote")
+
+    settings = import_prepare.Preparation({"0": "full_name", "1": "email"}, "PL", True)
+    batches = import_prepare.prepared_batches(records(), settings, 2, expected_rows=10)
+    assert [row.record for row in next(batches)] == [1, 2]
+    with pytest.raises(SheetError, match="near record 6"):
+        list(batches)
+
+
+def _orphaning_parent(report):
+    """Start preparing an endless sheet, report the child's pid, and die without cleaning up."""
+    def endless():
+        n = 0
+        while True:
+            n += 1
+            yield n, [f"Person {n}", f"p{n}@example.org"]
+
+    settings = import_prepare.Preparation({"0": "full_name", "1": "email"}, "PL", True)
+    batches = import_prepare.prepared_batches(endless(), settings, 2, expected_rows=10 ** 6)
+    next(batches)
+    report.send(multiprocessing.active_children()[0].pid)
+    os._exit(0)
+
+
+def _gone(pid):
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return "\nState:\tZ" in status.read()
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not os.path.exists("/proc"), reason="reads /proc to see the orphan")
+def test_the_preparing_process_does_not_outlive_its_parent(app):
+    receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)
+    parent = multiprocessing.get_context("fork").Process(target=_orphaning_parent, args=(send,))
+    parent.start()
+    assert receive.poll(30)
+    child_pid = receive.recv()
+    parent.join(10)
+    deadline = time.monotonic() + 3 * import_prepare.POLL_SECONDS + 5
+    while not _gone(child_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _gone(child_pid)
