@@ -110,7 +110,8 @@ def main():
                 db.session.commit()
                 blocks.append(sys.getallocatedblocks())
             end = time.perf_counter()
-            cpu = time.process_time() - cpu_start + server_cpu()[1] - server_before
+            own_cpu, backend_cpu = time.process_time() - cpu_start, server_cpu()[1] - server_before
+            cpu = own_cpu + backend_cpu
             prepare_cpu = _children_cpu() - children_before
             heap_peak = tracemalloc.get_traced_memory()[1] / 2 ** 20 if args.tracemalloc else None
             tracemalloc.stop()
@@ -127,7 +128,8 @@ def main():
                 ("import (s)", f"{end - uploaded:.1f}"),
                 ("rows/s end to end", f"{args.contacts / (end - start):,.0f}"),
                 ("rows per CPU-second (this process + its PostgreSQL backend)", f"{args.contacts / cpu:,.0f}"),
-                ("CPU seconds of the preparing process (decision 0029; 0 when in process)", f"{prepare_cpu:.1f}"),
+                ("CPU seconds: this process / its PostgreSQL backend / the preparing process (0029)",
+                 f"{own_cpu:.1f} / {backend_cpu:.1f} / {prepare_cpu:.1f}"),
                 ("then the pairs jobs of its batches (0025): pairs / CPU seconds", f"{pairs:,} / {pairs_cpu:.1f}"),
                 ("peak RSS (MB)", f"{peak_mb:,.0f}"),
                 ("Python objects alive after each batch: first / largest / last (thousands)",

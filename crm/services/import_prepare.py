@@ -12,6 +12,7 @@ prepares in process: the same function, the same rows.
 import multiprocessing
 import os
 import queue as queue_module
+import signal
 from dataclasses import dataclass
 
 from flask import current_app
@@ -134,6 +135,8 @@ def _from_child(records, settings, batch_size):
 
 def _produce(records, settings, batch_size, channel, parent_pid):
     """The child: prepare batch after batch and hand them over; stop if the parent is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends us
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not an inherited handler (an RQ work-horse's)
 
     def send(item):
         while True:
