@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from ..extensions import db
 from ..models import Contact, FollowUp, FollowUpRule, PathChoice, StageChange, User
 from ..models.base import utcnow
-from ..models.bulk import insert_rows
+from ..models.bulk import among, insert_rows
 from ..models.enums import RESTRICTED_PATHS
 from ..security import audit
 
@@ -142,7 +142,7 @@ def apply_rules_batch(stage_change_ids, fresh=False):
                    PathChoice.contact_id, Contact.assignee_id)
             .join(PathChoice, PathChoice.id == StageChange.path_choice_id)
             .join(Contact, Contact.id == PathChoice.contact_id)
-            .where(StageChange.id.in_(chunk))).all()
+            .where(among(db.session, StageChange.id, chunk))).all()
         result["missing"] += len(chunk) - len(found)
         planned = []
         for change in found:
@@ -154,7 +154,7 @@ def apply_rules_batch(stage_change_ids, fresh=False):
         if not planned:
             continue
         existing = set(db.session.scalars(select(FollowUp.rule_key)
-                                          .where(FollowUp.rule_key.in_([key for key, _, _ in planned]))))
+                                          .where(among(db.session, FollowUp.rule_key, [key for key, _, _ in planned]))))
         result["already"] += len(existing)
         rows = [_row(key, rule, change, pool, now) for key, rule, change in planned if key not in existing]
         if rows:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Attendance, PathChoice, StageChange
 from ..models.base import utcnow
-from ..models.bulk import insert_rows
+from ..models.bulk import among, insert_rows
 from ..security import audit
 from . import import_match as match
 from . import signals, trust
@@ -155,5 +155,5 @@ def _apply_followups(created_ids, merge_changes):
     ids = list(merge_changes)
     if created_ids:
         ids += db.session.scalars(select(StageChange.id).join(PathChoice).where(
-            PathChoice.contact_id.in_(created_ids))).all()
+            among(db.session, PathChoice.contact_id, created_ids))).all()
     return apply_rules_batch(ids, fresh=True) if ids else None  # made in this batch's transaction

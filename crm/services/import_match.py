@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Contact, ContactIndex, ImportRow
+from ..models.bulk import among
 from ..security import blind_index, permissions
 from ..security.fields import UNREADABLE
 from .import_rows import same_words
@@ -39,7 +40,8 @@ def _token_rows(field, tokens):
     for key_id, chunk in _token_chunks(tokens):
         found.extend(db.session.execute(
             select(ContactIndex.contact_id, ContactIndex.key_id, ContactIndex.token).where(and_(
-                ContactIndex.field == field, ContactIndex.key_id == key_id, ContactIndex.token.in_(chunk))),
+                ContactIndex.field == field, ContactIndex.key_id == key_id,
+                among(db.session, ContactIndex.token, chunk))),
         ).all())
     return found
 
@@ -78,7 +80,8 @@ def _sealed_holders(field, tokens, where):
     for key_id, chunk in _token_chunks(tokens):
         query = (select(ContactIndex.contact_id, Contact.created_at, ContactIndex.key_id, ContactIndex.token, column)
                  .join(Contact, Contact.id == ContactIndex.contact_id)
-                 .where(ContactIndex.field == field, ContactIndex.key_id == key_id, ContactIndex.token.in_(chunk)))
+                 .where(ContactIndex.field == field, ContactIndex.key_id == key_id,
+                        among(db.session, ContactIndex.token, chunk)))
         if where is not None:
             query = query.where(where)
         yield from db.session.execute(query)
@@ -177,7 +180,7 @@ def created_by(import_id, contact_ids):
     for start in range(0, len(ids), CHUNK):  # by contact (indexed), not by this import's growing rows
         ours.update(contact_id for contact_id, run_id, outcome in db.session.execute(
             select(ImportRow.contact_id, ImportRow.import_id, ImportRow.outcome).where(
-                ImportRow.contact_id.in_(ids[start:start + CHUNK])))
+                among(db.session, ImportRow.contact_id, ids[start:start + CHUNK])))
             if run_id == import_id and outcome == "created")
     return ours
 
@@ -187,6 +190,6 @@ def fingerprint_matches(import_id, fingerprints):
     if not fingerprints:
         return {}
     found = db.session.execute(select(ImportRow.fingerprint, ImportRow.contact_id).where(
-        ImportRow.fingerprint.in_(list(fingerprints)), ImportRow.import_id != import_id,
+        among(db.session, ImportRow.fingerprint, fingerprints), ImportRow.import_id != import_id,
         ImportRow.contact_id.is_not(None))).all()
     return {fp: contact_id for fp, contact_id in found}

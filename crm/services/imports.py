@@ -24,7 +24,7 @@ from ..extensions import db
 from ..jobs import enqueue, job_is_live
 from ..models import ImportRun, Meeting
 from ..models.base import utcnow
-from ..models.bulk import insert_rows
+from ..models.bulk import among, insert_rows
 from ..models.imports import ImportRow
 from ..security import audit, normalize, permissions
 from ..security.crypto import crypto
@@ -265,7 +265,7 @@ def _run_batch(run, batch, user):
     """Match, create and record ``batch`` (prepared rows); the caller commits it with the cursor."""
     _refresh_statistics()
     done_before = set(db.session.scalars(select(ImportRow.record).where(
-        ImportRow.import_id == run.id, ImportRow.record.in_([row.record for row in batch]))))
+        ImportRow.import_id == run.id, among(db.session, ImportRow.record, [row.record for row in batch]))))
     with normalize.remembered():
         outcomes = import_batch.classify(run, [row for row in batch if row.record not in done_before], user)
     counts = {"created": 0, "merged": 0, "duplicate": 0, "rejected": 0}
