@@ -4,7 +4,8 @@ The flow: ``upload`` stores the file encrypted (``crm.services.files``) and read
 it through once, so a malformed file is refused before anything is imported and
 the progress bar knows its total; ``configure`` records the column mapping and
 queues the job (its only argument is the import id); ``process`` works batch by
-batch and yields after each, so the caller (job or CLI) commits the contacts, the
+batch (each read, validated and sealed ahead by ``import_prepare``, in a second
+process for a long import) and yields after each, so the caller (job or CLI) commits the contacts, the
 per-row outcomes and the cursor together: a killed worker resumes at the last
 committed record and a replayed batch adds nothing. ``finish`` writes the
 rejected rows to an encrypted, expiring CSV.

@@ -48,7 +48,8 @@ def sheet_of(people, broken=1):
 
 @pytest.mark.slow
 def test_wizard_with_a_real_worker_leaks_nothing(sql_logged, signed_in, run_worker, app, backend, backend_urls,  # noqa: F811
-                                                 captured_logs, instance_dir):
+                                                 captured_logs, instance_dir, subprocess_env):
+    subprocess_env["IMPORT_BATCH"] = "2"  # more than one batch: the rows are prepared in a second process (0029)
     seed = random.SystemRandom().randrange(10 ** 9)
     people = [markers(seed + n) for n in range(3)]
     needles = set().union(*(needles_of(p) for p in people))
