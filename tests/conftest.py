@@ -356,15 +356,25 @@ def _children(pid):
 
 
 def kill_tree(pid):
-    """SIGKILL a process and all its descendants (RQ's work-horse runs in its own session)."""
+    """SIGKILL a process and all its descendants (RQ's work-horse runs in its own session).
+
+    The tree is frozen first (SIGSTOP, rescanned until nothing new appears): a worker
+    killed between a scan and its own kill could otherwise fork one more work-horse, or
+    a scheduler, that outlives the test and takes the next test's jobs.
+    """
     import signal
 
-    pids, todo = [], [pid]
+    frozen = []
+    todo = [pid]
     while todo:
-        current = todo.pop()
-        pids.append(current)
-        todo.extend(_children(current))
-    for target in reversed(pids):
+        for target in todo:
+            try:
+                os.kill(target, signal.SIGSTOP)
+                frozen.append(target)
+            except ProcessLookupError:
+                pass
+        todo = [child for parent in frozen for child in _children(parent) if child not in frozen]
+    for target in reversed(frozen):
         try:
             os.kill(target, signal.SIGKILL)
         except ProcessLookupError:
