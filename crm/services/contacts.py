@@ -185,12 +185,11 @@ def initial_trust(source):
     return "met" if source == "meeting" else "unverified"
 
 
-def create_contacts_bulk(datas, actor_id=None, validated=False):
+def create_contacts_bulk(datas, actor_id=None):
     """Create many contacts at once (demo seeding); return their ids in order.
 
     Every row is validated first: one invalid row raises ValidationError (keys
-    ``"<row number>.<field>"``) and nothing is written. ``validated=True`` skips that
-    for rows the caller has just put through ``validate``. Values are encrypted
+    ``"<row number>.<field>"``) and nothing is written. Values are encrypted
     through the ``Encrypted`` descriptors and indexed exactly as ``build_contact``
     does, but rows go in with ``insert_rows`` (COPY on PostgreSQL) instead of one ORM object per contact,
     index token, path and history row. No duplicate check; one audit event
@@ -200,7 +199,7 @@ def create_contacts_bulk(datas, actor_id=None, validated=False):
     with normalize.remembered():
         errors = {}
         region = crypto().phone_region
-        for number, data in enumerate(() if validated else datas, start=1):
+        for number, data in enumerate(datas, start=1):
             errors.update({f"{number}.{name}": message
                            for name, message in validate(data, region).items()})
         if errors:

@@ -28,7 +28,6 @@ class ParsedRow:
     email: str | None = None
     phones: tuple = ()
     fingerprint: str | None = None
-    extra: dict = field(default_factory=dict)
     rows: object = None  # contacts.ContactRows, sealed ahead (import_prepare)
     tokens: dict = field(default_factory=dict)  # blind-index tokens to match by (import_prepare)
 
