@@ -68,7 +68,7 @@ class Contact(db.Model):
     availability = Encrypted()
 
     source: Mapped[str] = mapped_column(String(16), default="meeting")
-    status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    status: Mapped[str] = mapped_column(String(16), default="new")  # leads ix_contact_queue
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("user.id", ondelete="SET NULL"), index=True
     )
@@ -209,7 +209,8 @@ class PathChoice(db.Model):
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
+    # Looked up through uq_path_choice_contact_path (contact_id leads it).
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
     path: Mapped[str] = mapped_column(String(24))
     stage: Mapped[str] = mapped_column(String(16), default="interested", index=True)
     created_at = mapped_column(DateTime(timezone=True), default=utcnow)

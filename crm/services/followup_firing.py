@@ -153,8 +153,9 @@ def apply_rules_batch(stage_change_ids, fresh=False):
                 planned.append((f"{rule.id}:{change.id}", rule, change))
         if not planned:
             continue
-        existing = set(db.session.scalars(select(FollowUp.rule_key)
-                                          .where(among(db.session, FollowUp.rule_key, [key for key, _, _ in planned]))))
+        # A fresh stage change was made in this transaction: nothing can have fired it yet.
+        existing = set() if fresh else set(db.session.scalars(select(FollowUp.rule_key).where(
+            among(db.session, FollowUp.rule_key, [key for key, _, _ in planned]))))
         result["already"] += len(existing)
         rows = [_row(key, rule, change, pool, now) for key, rule, change in planned if key not in existing]
         if rows:

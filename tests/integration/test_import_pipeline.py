@@ -7,7 +7,7 @@ import os
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from crm.extensions import db
 from crm.models import Contact, ImportRow
@@ -157,3 +157,20 @@ def test_the_preparing_process_does_not_outlive_its_parent(app):
     while not _gone(child_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _gone(child_pid)
+
+
+def test_an_import_batch_on_sqlite_gets_the_configured_page_cache(app):
+    """Decision 0030: the batch's connection may cache IMPORT_SQLITE_CACHE_MB of pages."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("a SQLite connection setting")
+    app.config["IMPORT_SQLITE_CACHE_MB"] = 3
+    app.config["IMPORT_PIPELINE"] = False
+    run = imports.upload(io.BytesIO(sheet(6)), "sheet.csv", None)
+    imports.configure(run, run.mapping)
+    run_id = run.id
+    db.session.commit()
+    seen = []
+    for _ in imports.process(run_id, batch_size=BATCH, operator=True):
+        seen.append(db.session.execute(text("PRAGMA cache_size")).scalar())
+        db.session.commit()
+    assert seen and set(seen) == {-3 * 1024}
