@@ -27,6 +27,7 @@ from .import_rows import parse_row
 
 AHEAD = 2  # prepared batches waiting at most (memory stays flat in the file size)
 POLL_SECONDS = 1.0
+FIRST_BATCH_FRACTION = 10  # the child's first batch is a tenth of the others
 
 
 class PreparationFailed(ServiceError):
@@ -77,13 +78,14 @@ def _tokens(row):
     return found
 
 
-def _chunks(records, size):
-    batch = []
+def _chunks(records, size, first=None):
+    """Lists of ``size`` records (the first of ``first``, if given)."""
+    batch, limit = [], first or size
     for record in records:
         batch.append(record)
-        if len(batch) >= size:
+        if len(batch) >= limit:
             yield batch
-            batch = []
+            batch, limit = [], size
     if batch:
         yield batch
 
@@ -148,7 +150,8 @@ def _produce(records, settings, batch_size, channel, parent_pid):
                     os._exit(0)
 
     try:
-        for batch in _chunks(records, batch_size):
+        # A short first batch: the importer starts on it while the next full one is prepared.
+        for batch in _chunks(records, batch_size, first=max(1, batch_size // FIRST_BATCH_FRACTION)):
             send(("batch", prepare(batch, settings)))
         send(("end", None))
     except SheetError as exc:  # its messages name the problem and a record number, never content

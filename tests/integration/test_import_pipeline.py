@@ -82,9 +82,9 @@ def test_a_single_batch_is_prepared_in_process(app, forks):
 
 def test_a_row_filled_by_a_later_row_of_its_batch_is_sealed_and_indexed_again(app, forks):
     content = ("Name;Email;Phone\n"
+               "Olga Lis;olga@example.org;\n"            # the child's short first batch (one row)
                "Jan Rak;;+48 600 100 200\n"
-               "J. Rak;jan@example.org;0048600100200\n"   # same phone: brings the email
-               "Olga Lis;olga@example.org;\n"
+               "J. Rak;jan@example.org;0048600100200\n"   # same batch, same phone: brings the email
                "Ewa Nowak;ewa@example.org;\n"
                "Ales Bykau;ales@example.org;\n").encode()
     summary, _ = run_import(app, content, pipeline=True, batch=3)
@@ -117,7 +117,8 @@ def test_a_sheet_error_in_the_child_keeps_its_message(app, monkeypatch):
 
     settings = import_prepare.Preparation({"0": "full_name", "1": "email"}, "PL", True)
     batches = import_prepare.prepared_batches(records(), settings, 2, expected_rows=10)
-    assert [row.record for row in next(batches)] == [1, 2]
+    assert [row.record for row in next(batches)] == [1]  # a short first batch, then batches of 2
+    assert [row.record for row in next(batches)] == [2, 3]
     with pytest.raises(SheetError, match="near record 6"):
         list(batches)
 
@@ -174,3 +175,9 @@ def test_an_import_batch_on_sqlite_gets_the_configured_page_cache(app):
         seen.append(db.session.execute(text("PRAGMA cache_size")).scalar())
         db.session.commit()
     assert seen and set(seen) == {-3 * 1024}
+
+
+def test_the_child_starts_with_a_short_batch():
+    """The importer starts on a tenth of a batch while the child prepares the next full one."""
+    assert [len(batch) for batch in import_prepare._chunks(iter(range(25)), 10, first=1)] == [1, 10, 10, 4]
+    assert [len(batch) for batch in import_prepare._chunks(iter(range(25)), 10)] == [10, 10, 5]
