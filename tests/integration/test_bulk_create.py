@@ -172,3 +172,21 @@ def test_bulk_rows_roll_back_with_the_unit_of_work():
     create_contacts_bulk([ContactData(**ALES)])
     db.session.rollback()
     assert (_count(Contact), _count(ContactIndex), _count(PathChoice), _count(AuditEvent)) == (0, 0, 0, 0)
+
+
+def test_postgresql_copies_plain_columns_in_binary_and_keeps_every_value():
+    """Decision 0030: COPY in binary form when every column is a plain built-in type."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    from crm.models import bulk
+
+    single = create_contact(ContactData(**ALES), check_duplicates=False).contact
+    (bulk_id,) = create_contacts_bulk([ContactData(**ALES)])
+    db.session.commit()
+    contact_copies = [types for (table, _), types in bulk._COPY_TYPES.items() if table == "contact"]
+    assert contact_copies and None not in contact_copies
+    copied, made = db.session.get(Contact, bulk_id), db.session.get(Contact, single.id)
+    for name in ("full_name", "email", "phone", "messenger", "city", "country", "notes", "skills", "languages"):
+        assert getattr(copied, name) == getattr(made, name)
+    assert copied.created_at.tzinfo is not None and copied.clearance_only == made.clearance_only
+    assert _index(bulk_id) == _index(single.id)
