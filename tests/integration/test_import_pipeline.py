@@ -160,8 +160,9 @@ def test_the_preparing_process_does_not_outlive_its_parent(app):
     assert _gone(child_pid)
 
 
-def test_an_import_batch_on_sqlite_gets_the_configured_page_cache(app):
-    """Decision 0030: the batch's connection may cache IMPORT_SQLITE_CACHE_MB of pages."""
+def test_an_import_batch_on_sqlite_gets_the_configured_page_cache_and_checkpoint_interval(app):
+    """Decision 0030: the batch's connection may cache IMPORT_SQLITE_CACHE_MB of pages and
+    checkpoints less often until the import finishes."""
     if db.engine.dialect.name != "sqlite":
         pytest.skip("a SQLite connection setting")
     app.config["IMPORT_SQLITE_CACHE_MB"] = 3
@@ -171,10 +172,12 @@ def test_an_import_batch_on_sqlite_gets_the_configured_page_cache(app):
     run_id = run.id
     db.session.commit()
     seen = []
-    for _ in imports.process(run_id, batch_size=BATCH, operator=True):
-        seen.append(db.session.execute(text("PRAGMA cache_size")).scalar())
+    for run in imports.process(run_id, batch_size=BATCH, operator=True):
+        seen.append((run.status, db.session.execute(text("PRAGMA cache_size")).scalar(),
+                     db.session.execute(text("PRAGMA wal_autocheckpoint")).scalar()))
         db.session.commit()
-    assert seen and set(seen) == {-3 * 1024}
+    assert seen[:-1] == [("running", -3 * 1024, imports.IMPORT_SQLITE_CHECKPOINT_PAGES)] * (len(seen) - 1)
+    assert len(seen) == 3 and seen[-1][0] == "done" and seen[-1][2] == 1000  # its last commit checkpoints
 
 
 def test_the_child_starts_with_a_short_batch():
