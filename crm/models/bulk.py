@@ -8,7 +8,7 @@ Rows are plain dicts with the same keys; a column they leave out gets its
 Python-side default (``default=utcnow``...) here, as a Core insert would. The
 rows commit or roll back with the rest of the unit of work.
 """
-from sqlalchemy import DateTime, any_, bindparam, insert
+from sqlalchemy import DateTime, LargeBinary, any_, bindparam, insert
 from sqlalchemy.dialects.postgresql import ARRAY
 
 
@@ -47,26 +47,73 @@ def _executemany(connection, table, rows):
     What ``connection.execute(insert(table), rows)`` sends, without building a parameter
     dict per row on the way (a third of an import batch's insert time on SQLite).
     """
+    bound = _bind(connection.dialect, table, rows)
+    if bound is None:
+        connection.execute(insert(table), rows)
+    else:
+        connection.exec_driver_sql(*bound)
+
+
+def prebinds(dialect):
+    """Whether ``insert_rows`` takes this dialect's rows through ``bind`` (SQLite; not COPY)."""
+    return dialect.name == "sqlite"
+
+
+def bind(dialect, table, rows):
+    """(INSERT statement, parameter tuples) of ``rows`` for ``insert_bound``, with the Python
+    defaults ``insert_rows`` would add ((None, []) for no rows); None where this dialect
+    inserts otherwise.
+
+    Needs no connection: an import binds its rows in its preparing process (decision 0030).
+    """
+    if not prebinds(dialect):
+        return None
+    if not rows:
+        return None, []
+    defaults = _python_defaults(table, rows[0])
+    if defaults:
+        rows = [{**row, **{name: make() for name, make in defaults}} for row in rows]
+    bound = _bind(dialect, table, rows)
+    if bound is None:
+        raise TypeError(f"the INSERT into {table.name} does not take positional parameters")
+    return bound
+
+
+def insert_bound(session, statement, params):
+    """Insert what ``bind`` returned; nothing if ``params`` is empty."""
+    if params:
+        session.flush()
+        session.connection().exec_driver_sql(statement, params)
+
+
+def _bind(dialect, table, rows):
     columns = tuple(rows[0])
-    key = (table, columns, connection.dialect)
+    key = (table, columns, dialect)
     entry = _COMPILED.get(key)
     if entry is None:
-        compiled = insert(table).compile(dialect=connection.dialect, column_keys=list(columns))
-        # SQLAlchemy internals (pinned version): without them, the plain Core insert below.
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+        # SQLAlchemy internals (pinned version): without them, the plain Core insert.
         order = getattr(compiled, "positiontup", None)
         processors = getattr(compiled, "_bind_processors", None)
         if order is None or processors is None or sorted(order) != sorted(columns):
             entry = False  # named paramstyle, defaults to run, or another SQLAlchemy
         else:
-            entry = (compiled.string, [(name, processors.get(name), isinstance(table.c[name].type, DateTime))
-                                       for name in order])
+            entry = (compiled.string, [(name, _processor(dialect, table.c[name].type, processors.get(name)),
+                                        isinstance(table.c[name].type, DateTime)) for name in order])
         _COMPILED[key] = entry
     if entry is False:
-        connection.execute(insert(table), rows)
-        return
+        return None
     statement, processed = entry
     columns = [_bound_column(rows, name, process, memo) for name, process, memo in processed]
-    connection.exec_driver_sql(statement, list(zip(*columns)))
+    return statement, list(zip(*columns))
+
+
+def _processor(dialect, type_, process):
+    """The bind processor of a column; none for SQLite's blobs (sqlite3 takes ``bytes`` as they
+    are: the processor wraps each in a memoryview, which cannot be handed to another process)."""
+    if dialect.name == "sqlite" and isinstance(type_, LargeBinary):
+        return None
+    return process
 
 
 def _bound_column(rows, name, process, memo):

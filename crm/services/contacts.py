@@ -31,7 +31,7 @@ from ..errors import NotFound, ServiceError
 from ..extensions import db
 from ..models import Contact, ContactIndex, FollowUp, PathChoice, StageChange, User
 from ..models.base import utcnow
-from ..models.bulk import insert_rows
+from ..models.bulk import bind, insert_bound, insert_rows, prebinds
 from ..models.contact import index_rows
 from ..models.enums import CLOSED_STAGES, CONTACT_SOURCES, PATHS, RESTRICTED_PATHS, STAGES
 from ..security import audit, normalize, permissions
@@ -250,13 +250,58 @@ def contact_rows(data, actor_id, now):
     return ContactRows(row, indexes, choices, changes)
 
 
+@dataclass
+class BoundContactRows:
+    """``ContactRows`` put through their INSERTs' bind processors: {attribute: (statement,
+    parameter tuples)}, ready for SQLite's executemany (``bind_contact_rows``)."""
+
+    id: uuid.UUID
+    params: dict
+
+
+ROW_TABLES = (("contact", Contact), ("indexes", ContactIndex), ("choices", PathChoice), ("changes", StageChange))
+
+
+def _rows_of(item, attr):
+    return [item.contact] if attr == "contact" else getattr(item, attr)
+
+
+def bind_contact_rows(items, dialect):
+    """``items`` (``ContactRows`` or already ``BoundContactRows``) as ``BoundContactRows``;
+    None where ``dialect`` inserts otherwise (COPY on PostgreSQL).
+
+    Binding takes a batch column by column (each timestamp formatted once), so an import
+    does it for a whole batch in its preparing process (decision 0030).
+    """
+    if not prebinds(dialect):
+        return None
+    loose = [item for item in items if isinstance(item, ContactRows)]
+    bound = {}
+    for attr, model in ROW_TABLES:
+        per_item = [_rows_of(item, attr) for item in loose]
+        statement, params = bind(dialect, model.__table__, [row for rows in per_item for row in rows])
+        start = 0
+        for item, rows in zip(loose, per_item):
+            bound.setdefault(id(item), {})[attr] = (statement, params[start:start + len(rows)])
+            start += len(rows)
+    return [BoundContactRows(item.id, bound[id(item)]) if isinstance(item, ContactRows) else item
+            for item in items]
+
+
 def insert_contact_rows(prepared, sources):
-    """Write ``ContactRows`` (``insert_rows``: COPY on PostgreSQL), one audit event; ids in order."""
+    """Write ``ContactRows`` or ``BoundContactRows`` (``insert_rows``: COPY on PostgreSQL),
+    one audit event; ids in order."""
     if not prepared:
         return []
-    insert_rows(db.session, Contact.__table__, [item.contact for item in prepared])
-    for model, attr in ((ContactIndex, "indexes"), (PathChoice, "choices"), (StageChange, "changes")):
-        insert_rows(db.session, model.__table__, [row for item in prepared for row in getattr(item, attr)])
+    bound = bind_contact_rows(prepared, db.session.get_bind().dialect)
+    for attr, model in ROW_TABLES:
+        if bound is None:
+            insert_rows(db.session, model.__table__, [row for item in prepared for row in _rows_of(item, attr)])
+            continue
+        statements = {item.params[attr][0] for item in bound} - {None}
+        for statement in statements:  # one: the rows of a table all have the same columns
+            insert_bound(db.session, statement,
+                         [p for item in bound if item.params[attr][0] == statement for p in item.params[attr][1]])
     audit.record("contact.bulk_create", "contact", None, count=len(prepared), sources=sorted(sources))
     db.session.flush()
     return [item.id for item in prepared]

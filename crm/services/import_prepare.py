@@ -11,6 +11,7 @@ prepares in process: the same function, the same rows.
 """
 import multiprocessing
 import os
+import pickle
 import queue as queue_module
 import signal
 from dataclasses import dataclass
@@ -18,10 +19,11 @@ from dataclasses import dataclass
 from flask import current_app
 
 from ..errors import ServiceError
+from ..extensions import db
 from ..models.base import utcnow
 from ..security import blind_index, normalize
 from ..security.crypto import crypto
-from .contacts import contact_rows
+from .contacts import bind_contact_rows, contact_rows
 from .import_reader import SheetError
 from .import_rows import parse_row
 
@@ -60,6 +62,10 @@ def prepare(batch, settings):
             if row.data is not None:
                 row.rows = contact_rows(row.data, settings.actor_id, now)
                 row.tokens = _tokens(row)
+    valid = [row for row in rows if row.rows is not None]
+    bound = bind_contact_rows([row.rows for row in valid], db.engine.dialect)
+    for row, item in zip(valid, bound or ()):
+        row.rows = item  # SQLite: its INSERT parameters, fewer objects to hand over (0030)
     return rows
 
 
@@ -120,7 +126,7 @@ def _from_child(records, settings, batch_size):
                     raise PreparationFailed(f"the preparing process ended (exit code {child.exitcode})") from None
                 continue
             if kind == "batch":
-                yield payload
+                yield pickle.loads(payload)
             elif kind == "end":
                 return
             elif kind == "sheet":
@@ -152,7 +158,9 @@ def _produce(records, settings, batch_size, channel, parent_pid):
     try:
         # A short first batch: the importer starts on it while the next full one is prepared.
         for batch in _chunks(records, batch_size, first=max(1, batch_size // FIRST_BATCH_FRACTION)):
-            send(("batch", prepare(batch, settings)))
+            # Pickled here, not in the queue's feeder thread, which would print an error and
+            # drop the batch: whatever cannot be handed over fails the import instead.
+            send(("batch", pickle.dumps(prepare(batch, settings), pickle.HIGHEST_PROTOCOL)))
         send(("end", None))
     except SheetError as exc:  # its messages name the problem and a record number, never content
         send(("sheet", str(exc)))

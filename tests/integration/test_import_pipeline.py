@@ -110,6 +110,22 @@ def test_an_error_in_the_child_names_its_class_only(app, forks, monkeypatch):
     assert len(forks) == 1
 
 
+def test_a_batch_the_child_cannot_hand_over_fails_the_import_instead_of_vanishing(app, forks, monkeypatch):
+    prepare = import_prepare.prepare
+
+    def unpicklable(batch, settings):
+        rows = prepare(batch, settings)
+        if any(row.record == 6 for row in rows):
+            rows[0].tokens = {"email": lambda: None}  # what pickle refuses
+        return rows
+
+    monkeypatch.setattr(import_prepare, "prepare", unpicklable)
+    with pytest.raises(import_prepare.PreparationFailed, match="PicklingError|AttributeError|TypeError"):
+        run_import(app, sheet(20), pipeline=True)
+    db.session.rollback()
+    assert len(forks) == 1
+
+
 def test_a_sheet_error_in_the_child_keeps_its_message(app, monkeypatch):
     def records():
         yield from ((n, [f"Person {n}", f"p{n}@example.org"]) for n in range(1, 6))
