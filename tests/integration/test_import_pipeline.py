@@ -200,3 +200,21 @@ def test_the_child_starts_with_a_short_batch():
     """The importer starts on a tenth of a batch while the child prepares the next full one."""
     assert [len(batch) for batch in import_prepare._chunks(iter(range(25)), 10, first=1)] == [1, 10, 10, 4]
     assert [len(batch) for batch in import_prepare._chunks(iter(range(25)), 10)] == [10, 10, 5]
+
+
+def test_an_import_collects_garbage_less_often_and_puts_the_collector_back(app):
+    """Decision 0030: rare collections while importing; the process's settings afterwards."""
+    import gc
+
+    before = gc.get_threshold()
+    app.config["IMPORT_PIPELINE"] = False
+    run = imports.upload(io.BytesIO(sheet(6)), "sheet.csv", None)
+    imports.configure(run, run.mapping)
+    run_id = run.id
+    db.session.commit()
+    during = []
+    for _ in imports.process(run_id, batch_size=BATCH, operator=True):
+        during.append((gc.get_threshold(), gc.get_freeze_count() > 0))
+        db.session.commit()
+    assert during and set(during) == {(imports.IMPORT_GC_THRESHOLDS, True)}
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
