@@ -121,29 +121,28 @@ def _insert_ignoring_duplicates(rows):
     db.session.execute(statement, rows)
 
 
-def apply_rules_batch(stage_change_ids, fresh=False):
+def apply_rules_batch(stage_change_ids, fresh=False, contact_ids=()):
     """Create the follow-ups every active rule asks for, for each stage change; returns counts.
 
+    ``contact_ids``: also every stage change of these contacts' paths (an import batch's
+    new contacts: their first stage changes, found in the same query that reads them).
     ``fresh``: the stage changes were made in the caller's transaction (an import batch),
     so no other transaction can have fired them yet: the rows go in with ``insert_rows``
     (COPY on PostgreSQL) instead of an INSERT ... ON CONFLICT per row.
     """
     ids = sorted({int(i) for i in stage_change_ids})
+    contact_ids = list(contact_ids)
     result = {"stage_changes": len(ids), "created": 0, "missing": 0, "no_rule": 0, "already": 0}
     rules = _active_rules()
-    if not ids or not rules:
+    if not (ids or contact_ids) or not rules:
         result["no_rule"] = len(ids) if not rules else 0
         return result
     pool, now = AssigneePool(), utcnow()
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start:start + CHUNK]
-        found = db.session.execute(
-            select(StageChange.id, StageChange.to_stage, StageChange.at, PathChoice.path,
-                   PathChoice.contact_id, Contact.assignee_id)
-            .join(PathChoice, PathChoice.id == StageChange.path_choice_id)
-            .join(Contact, Contact.id == PathChoice.contact_id)
-            .where(among(db.session, StageChange.id, chunk))).all()
-        result["missing"] += len(chunk) - len(found)
+    for asked, found in _changes(ids, contact_ids):
+        if asked is None:
+            result["stage_changes"] += len(found)
+        else:
+            result["missing"] += asked - len(found)
         planned = []
         for change in found:
             matching = rules.get((change.path, change.to_stage))
@@ -166,9 +165,24 @@ def apply_rules_batch(stage_change_ids, fresh=False):
             result["created"] += len(rows)
     db.session.flush()  # round-robin cursors
     if result["created"]:
-        audit.record("followup.rules_applied", "stage_change", ids[0] if len(ids) == 1 else None,
-                     stage_changes=len(ids), created=result["created"])
+        audit.record("followup.rules_applied", "stage_change", ids[0] if len(ids) == 1 and not contact_ids else None,
+                     stage_changes=result["stage_changes"], created=result["created"])
     return result
+
+
+def _changes(ids, contact_ids):
+    """(how many asked for, or None; the stage changes found) by chunks: those of ``ids``,
+    then every stage change of the paths of ``contact_ids``."""
+    query = (select(StageChange.id, StageChange.to_stage, StageChange.at, PathChoice.path,
+                    PathChoice.contact_id, Contact.assignee_id)
+             .join(PathChoice, PathChoice.id == StageChange.path_choice_id)
+             .join(Contact, Contact.id == PathChoice.contact_id))
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        yield len(chunk), db.session.execute(query.where(among(db.session, StageChange.id, chunk))).all()
+    for start in range(0, len(contact_ids), CHUNK):
+        chunk = contact_ids[start:start + CHUNK]
+        yield None, db.session.execute(query.where(among(db.session, PathChoice.contact_id, chunk))).all()
 
 
 def _row(key, rule, change, pool, now):

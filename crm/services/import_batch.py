@@ -9,9 +9,9 @@ import uuid
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import Attendance, PathChoice, StageChange
+from ..models import Attendance
 from ..models.base import utcnow
-from ..models.bulk import among, insert_rows
+from ..models.bulk import insert_rows
 from ..security import audit
 from . import import_match as match
 from . import signals, trust
@@ -152,8 +152,6 @@ def _attend(run, contact_ids, user):
 
 def _apply_followups(created_ids, merge_changes):
     """Run the follow-up rules over the stage changes this batch made (idempotent per change)."""
-    ids = list(merge_changes)
-    if created_ids:
-        ids += db.session.scalars(select(StageChange.id).join(PathChoice).where(
-            among(db.session, PathChoice.contact_id, created_ids))).all()
-    return apply_rules_batch(ids, fresh=True) if ids else None  # made in this batch's transaction
+    if not (merge_changes or created_ids):
+        return None
+    return apply_rules_batch(merge_changes, fresh=True, contact_ids=created_ids)  # made in this batch's transaction

@@ -71,6 +71,21 @@ def test_a_rule_fires_once_per_stage_entry_even_when_run_twice(default_rules, pe
         < timedelta(seconds=1)
 
 
+def test_rules_fire_for_the_stage_changes_of_contacts_named_by_id(default_rules, people, make_contact):
+    """What an import batch asks for its new contacts: the same follow-ups as by stage change ids."""
+    by_id = _assigned(make_contact, people["ala"], name="By Id")
+    by_contact = _assigned(make_contact, people["ala"], name="By Contact", paths=("volunteering", "joint_projects"))
+    changes = {change_id: db.session.get(StageChange, change_id).path_choice.path
+               for change_id in _stage_changes(by_contact)}
+    expected = {f"{default_rules[path].id}:{change_id}" for change_id, path in changes.items() if path in default_rules}
+    first = followup_firing.apply_rules_batch(_stage_changes(by_id), contact_ids=[by_contact.id])
+    db.session.commit()
+    assert (first["stage_changes"], first["missing"], first["created"]) == (3, 0, 1 + len(expected))
+    assert expected and {f.rule_key for f in _open_of(by_contact)} == expected
+    assert len(_open_of(by_id)) == 1
+    assert followup_firing.apply_rules_batch([], contact_ids=[by_contact.id])["created"] == 0  # once
+
+
 def test_a_new_stage_entry_fires_again(default_rules, people, make_contact):
     contact = _assigned(make_contact, people["ala"])
     _fire(contact)
