@@ -30,12 +30,18 @@ def sheet(rows):
     return ("\n".join(lines) + "\n").encode()
 
 
-def run_import(app, content, pipeline, batch=BATCH):
+def queued_run(app, content, pipeline):
+    """A run of ``content`` uploaded and configured (committed); its id."""
     app.config["IMPORT_PIPELINE"] = pipeline
     run = imports.upload(io.BytesIO(content), "sheet.csv", None)
     imports.configure(run, run.mapping)
     run_id = run.id
     db.session.commit()
+    return run_id
+
+
+def run_import(app, content, pipeline, batch=BATCH):
+    run_id = queued_run(app, content, pipeline)
     for _ in imports.process(run_id, batch_size=batch, operator=True):
         db.session.commit()
     outcomes = [(r.record, r.outcome, r.reason) for r in db.session.scalars(
@@ -182,11 +188,7 @@ def test_an_import_batch_on_sqlite_gets_the_configured_page_cache_and_checkpoint
     if db.engine.dialect.name != "sqlite":
         pytest.skip("a SQLite connection setting")
     app.config["IMPORT_SQLITE_CACHE_MB"] = 3
-    app.config["IMPORT_PIPELINE"] = False
-    run = imports.upload(io.BytesIO(sheet(6)), "sheet.csv", None)
-    imports.configure(run, run.mapping)
-    run_id = run.id
-    db.session.commit()
+    run_id = queued_run(app, sheet(6), pipeline=False)
     seen = []
     for run in imports.process(run_id, batch_size=BATCH, operator=True):
         seen.append((run.status, db.session.execute(text("PRAGMA cache_size")).scalar(),
@@ -207,11 +209,7 @@ def test_an_import_collects_garbage_less_often_and_puts_the_collector_back(app):
     import gc
 
     before = gc.get_threshold()
-    app.config["IMPORT_PIPELINE"] = False
-    run = imports.upload(io.BytesIO(sheet(6)), "sheet.csv", None)
-    imports.configure(run, run.mapping)
-    run_id = run.id
-    db.session.commit()
+    run_id = queued_run(app, sheet(6), pipeline=False)
     during = []
     for _ in imports.process(run_id, batch_size=BATCH, operator=True):
         during.append((gc.get_threshold(), gc.get_freeze_count() > 0))
