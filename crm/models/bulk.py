@@ -30,9 +30,7 @@ def insert_rows(session, table, rows):
     """Insert ``rows`` (dicts with the same keys) into ``table``; nothing if empty."""
     if not rows:
         return
-    defaults = _python_defaults(table, rows[0])
-    if defaults:
-        rows = [{**row, **{name: make() for name, make in defaults}} for row in rows]
+    rows = _with_defaults(table, rows)
     session.flush()  # rows may refer to objects still pending in the session
     connection = session.connection()
     if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
@@ -70,10 +68,7 @@ def bind(dialect, table, rows):
         return None
     if not rows:
         return None, []
-    defaults = _python_defaults(table, rows[0])
-    if defaults:
-        rows = [{**row, **{name: make() for name, make in defaults}} for row in rows]
-    bound = _bind(dialect, table, rows)
+    bound = _bind(dialect, table, _with_defaults(table, rows))
     if bound is None:
         raise TypeError(f"the INSERT into {table.name} does not take positional parameters")
     return bound
@@ -132,6 +127,14 @@ def _bound_column(rows, name, process, memo):
 
 
 _COMPILED = {}  # (table, columns, dialect) -> (SQL, [(column, bind processor)]), or False
+
+
+def _with_defaults(table, rows):
+    """``rows`` with the Python-side defaults of the columns they leave out, as a Core insert adds."""
+    defaults = _python_defaults(table, rows[0])
+    if not defaults:
+        return rows
+    return [{**row, **{name: make() for name, make in defaults}} for row in rows]
 
 
 def _python_defaults(table, present):

@@ -21,6 +21,7 @@ otherwise, whoever calls it.
 """
 import unicodedata
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
@@ -276,16 +277,16 @@ def bind_contact_rows(items, dialect):
     if not prebinds(dialect):
         return None
     loose = [item for item in items if isinstance(item, ContactRows)]
-    bound = {}
+    params_of = [{} for _ in loose]
     for attr, model in ROW_TABLES:
         per_item = [_rows_of(item, attr) for item in loose]
         statement, params = bind(dialect, model.__table__, [row for rows in per_item for row in rows])
         start = 0
-        for item, rows in zip(loose, per_item):
-            bound.setdefault(id(item), {})[attr] = (statement, params[start:start + len(rows)])
+        for item_params, rows in zip(params_of, per_item):
+            item_params[attr] = (statement, params[start:start + len(rows)])
             start += len(rows)
-    return [BoundContactRows(item.id, bound[id(item)]) if isinstance(item, ContactRows) else item
-            for item in items]
+    bound = iter(BoundContactRows(item.id, params) for item, params in zip(loose, params_of))
+    return [next(bound) if isinstance(item, ContactRows) else item for item in items]
 
 
 def insert_contact_rows(prepared, sources):
@@ -298,10 +299,13 @@ def insert_contact_rows(prepared, sources):
         if bound is None:
             insert_rows(db.session, model.__table__, [row for item in prepared for row in _rows_of(item, attr)])
             continue
-        statements = {item.params[attr][0] for item in bound} - {None}
-        for statement in statements:  # one: the rows of a table all have the same columns
-            insert_bound(db.session, statement,
-                         [p for item in bound if item.params[attr][0] == statement for p in item.params[attr][1]])
+        by_statement = defaultdict(list)  # one statement: a table's rows all have the same columns
+        for item in bound:
+            statement, params = item.params[attr]
+            if statement is not None:
+                by_statement[statement].extend(params)
+        for statement, params in by_statement.items():
+            insert_bound(db.session, statement, params)
     audit.record("contact.bulk_create", "contact", None, count=len(prepared), sources=sorted(sources))
     db.session.flush()
     return [item.id for item in prepared]
