@@ -2,9 +2,10 @@
 
 Every new ``StageChange`` queues ``workers.jobs.apply_followup_rules(stage_change_id)``
 after the commit (an ORM flush listener below, so capture, triage, the contact
-page and merges are all covered without each remembering to). Imports that
-write stage changes with bulk inserts, and the reconciler, call
-``apply_rules_batch`` with many ids at once. Both end in the same code:
+page and merges are all covered without each remembering to). Imports, which
+write stage changes with bulk inserts or fire them in the same transaction
+(``fired_by_caller``), and the reconciler call ``apply_rules_batch`` with many
+ids at once. Both end in the same code:
 
 * ``rule_key = "<rule id>:<stage change id>"`` is unique, and inserts skip keys
   that exist, so a job run twice (or beside the reconciler) creates nothing more;
@@ -18,6 +19,7 @@ write stage changes with bulk inserts, and the reconciler, call
 """
 import uuid
 from collections import defaultdict
+from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import has_app_context
@@ -41,8 +43,24 @@ def job_id(stage_change_id):
     return f"followup-rules-{stage_change_id}"
 
 
+_FIRED_BY_CALLER = "muster.followups.fired_by_caller"
+
+
+@contextmanager
+def fired_by_caller(session):
+    """Stage changes flushed inside are fired by the caller with ``apply_rules_batch`` in
+    the same transaction (an import batch): no job each, which would find nothing to do."""
+    session.info[_FIRED_BY_CALLER] = True
+    try:
+        yield
+    finally:
+        session.info.pop(_FIRED_BY_CALLER, None)
+
+
 @event.listens_for(Session, "after_flush")
 def _queue_rule_jobs(session, flush_context):
+    if session.info.get(_FIRED_BY_CALLER):
+        return
     changes = [obj for obj in session.new if isinstance(obj, StageChange)]
     if not changes or not has_app_context():
         return

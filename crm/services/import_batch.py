@@ -16,7 +16,7 @@ from ..security import audit
 from . import import_match as match
 from . import signals, trust
 from .contacts import contact_rows, insert_contact_rows, start_paths
-from .followup_firing import apply_rules_batch
+from .followup_firing import apply_rules_batch, fired_by_caller
 from .import_rows import merge_into, same_words
 
 FILL_FIELDS = ("email", "phone", "messenger", "city", "country", "skills", "languages")
@@ -66,7 +66,8 @@ def classify(run, rows, user):
     created_ids = insert_contact_rows(
         [rows if rows is not None else contact_rows(data, actor_id, now) for data, rows in zip(pending, sealed)],
         sources={"import"})
-    stage_changes = _merge(run, merges, user)
+    with fired_by_caller(db.session):  # _apply_followups fires the merges' stage changes below
+        stage_changes = _merge(run, merges, user)
     _attend(run, list(created_ids) + list(merges), user)
     _apply_followups(created_ids, stage_changes)
     result = []

@@ -7,6 +7,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from crm.extensions import db
+from crm.jobs import get_queue
 from crm.models import Attendance, Contact, ImportRow, ImportRun, Meeting, StoredFile
 from crm.services import files, imports
 from crm.services.import_reader import Sheet, detect_encoding, guess_mapping, parse_paths
@@ -229,6 +230,9 @@ def test_follow_up_rules_fire_for_imported_and_merged_paths(runner, tmp_path, ma
     assert run_cli(runner, tmp_path, body.encode())["created"] == 1
     kinds = {(f.contact_id == known.id, f.kind) for f in db.session.scalars(select(FollowUp))}
     assert kinds == {(True, "meeting"), (False, "call")}
+    # The batch fired the merge's new stage change itself: no rule job was queued for it.
+    queued = get_queue("default").get_job_ids()
+    assert queued and not [job for job in queued if job.startswith("followup-rules-")]
 
 
 def test_a_row_matches_what_an_earlier_row_of_the_batch_brought(runner, tmp_path, make_contact):
