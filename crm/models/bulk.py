@@ -26,6 +26,17 @@ def among(session, column, values):
     return column.in_(values)
 
 
+def core_rows(session, query):
+    """Run a SELECT of plain columns on the session's connection, inside its transaction.
+
+    ``session.execute`` would hand every row of the result through the ORM's loading
+    machinery although no object is built: a third of the fetch time of a match query
+    returning thousands of candidates. Flushes first, as the ORM's autoflush would.
+    """
+    session.flush()
+    return session.connection().execute(query)
+
+
 def insert_rows(session, table, rows):
     """Insert ``rows`` (dicts with the same keys) into ``table``; nothing if empty."""
     if not rows:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from ..extensions import db
 from ..models import Contact, FollowUp, FollowUpRule, PathChoice, StageChange, User
 from ..models.base import utcnow
-from ..models.bulk import among, insert_rows
+from ..models.bulk import among, core_rows, insert_rows
 from ..models.enums import RESTRICTED_PATHS
 from ..security import audit
 
@@ -197,10 +197,10 @@ def _changes(ids, contact_ids):
              .join(Contact, Contact.id == PathChoice.contact_id))
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
-        yield len(chunk), db.session.execute(query.where(among(db.session, StageChange.id, chunk))).all()
+        yield len(chunk), core_rows(db.session, query.where(among(db.session, StageChange.id, chunk))).all()
     for start in range(0, len(contact_ids), CHUNK):
         chunk = contact_ids[start:start + CHUNK]
-        yield None, db.session.execute(query.where(among(db.session, PathChoice.contact_id, chunk))).all()
+        yield None, core_rows(db.session, query.where(among(db.session, PathChoice.contact_id, chunk))).all()
 
 
 def _row(key, rule, change, pool, now):

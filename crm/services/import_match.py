@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Contact, ContactIndex, ImportRow
-from ..models.bulk import among
+from ..models.bulk import among, core_rows
 from ..security import blind_index, permissions
 from ..security.fields import UNREADABLE
 from .import_rows import same_words
@@ -38,7 +38,7 @@ def _token_rows(field, tokens):
     """(contact_id, key_id, token) of index rows for ``field`` among ``tokens`` {(key_id, token)}."""
     found = []
     for key_id, chunk in _token_chunks(tokens):
-        found.extend(db.session.execute(
+        found.extend(core_rows(db.session,
             select(ContactIndex.contact_id, ContactIndex.key_id, ContactIndex.token).where(and_(
                 ContactIndex.field == field, ContactIndex.key_id == key_id,
                 among(db.session, ContactIndex.token, chunk))),
@@ -84,7 +84,7 @@ def _sealed_holders(field, tokens, where):
                         among(db.session, ContactIndex.token, chunk)))
         if where is not None:
             query = query.where(where)
-        yield from db.session.execute(query)
+        yield from core_rows(db.session, query)
 
 
 def name_candidates(rows, indexes):
@@ -178,7 +178,7 @@ def created_by(import_id, contact_ids):
         return set()
     ids, ours = list(contact_ids), set()
     for start in range(0, len(ids), CHUNK):  # by contact (indexed), not by this import's growing rows
-        ours.update(contact_id for contact_id, run_id, outcome in db.session.execute(
+        ours.update(contact_id for contact_id, run_id, outcome in core_rows(db.session, 
             select(ImportRow.contact_id, ImportRow.import_id, ImportRow.outcome).where(
                 among(db.session, ImportRow.contact_id, ids[start:start + CHUNK])))
             if run_id == import_id and outcome == "created")
@@ -189,7 +189,7 @@ def fingerprint_matches(import_id, fingerprints):
     """{fingerprint: contact id} of rows imported before (other runs) whose contact still exists."""
     if not fingerprints:
         return {}
-    found = db.session.execute(select(ImportRow.fingerprint, ImportRow.contact_id).where(
+    found = core_rows(db.session, select(ImportRow.fingerprint, ImportRow.contact_id).where(
         among(db.session, ImportRow.fingerprint, fingerprints), ImportRow.import_id != import_id,
         ImportRow.contact_id.is_not(None))).all()
     return {fp: contact_id for fp, contact_id in found}

@@ -11,7 +11,7 @@ import re
 from sqlalchemy import select
 
 from ..models import Contact
-from ..models.bulk import among
+from ..models.bulk import among, core_rows
 from ..security import normalize
 from ..security.cipher import DecryptionError
 from ..security.crypto import crypto
@@ -91,6 +91,6 @@ def load_sealed(session, ids, where=None, chunk=2000, fields=SealedContact.MATCH
             among(session, Contact.id, ids[start:start + chunk]))
         if where is not None:
             query = query.where(where)
-        for contact_id, created_at, *blobs in session.execute(query):
+        for contact_id, created_at, *blobs in core_rows(session, query):
             found[contact_id] = SealedContact(session, contact_id, created_at, blobs, fields)
     return found
