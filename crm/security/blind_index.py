@@ -6,10 +6,10 @@ a lookup returns a handful of candidates that are then decrypted and compared, s
 a value an attacker planted through the public form cannot pin one row. The bit
 lengths and the reasoning are in docs/decisions/0003-blind-index-lengths.md.
 """
-import hmac
 from dataclasses import dataclass
 
 from . import normalize
+from .keyed_hash import KeyedSha256
 from .keyring import derive_key
 
 
@@ -39,15 +39,14 @@ class BlindIndexer:
         key = self._keys.get(cache_key)
         if key is None:
             root = self.keyring.get(key_id).idx_root
-            key = derive_key(root, f"muster:bidx:v1:{spec.name}")
+            key = KeyedSha256(derive_key(root, f"muster:bidx:v1:{spec.name}"))
             self._keys[cache_key] = key
         return key
 
     def token(self, spec, normalized, key_id=None):
         """The truncated HMAC of an already normalised value, as an int."""
         key_id = self.keyring.active_id if key_id is None else key_id
-        # hmac.digest: the one-shot C HMAC (no HMAC object per token), the same bytes.
-        digest = hmac.digest(self._key(key_id, spec), normalized.encode("utf-8"), "sha256")
+        digest = self._key(key_id, spec).digest(normalized.encode("utf-8"))
         return int.from_bytes(digest[:4], "big") >> (32 - spec.bits)
 
     # -- what a contact's values index to ------------------------------------------

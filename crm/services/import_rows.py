@@ -3,13 +3,13 @@
 A record that cannot become a contact gets a reason that names the column and
 the rule, never the value (reasons are stored and shown in the rejects file).
 """
-import hashlib
-import hmac
+import functools
 from dataclasses import dataclass, field, replace
 
 from ..models.enums import RESTRICTED_PATHS
 from ..security import normalize
 from ..security.crypto import crypto
+from ..security.keyed_hash import KeyedSha256
 from ..security.keyring import derive_key
 from . import contacts as contact_service
 from .contacts import ContactData
@@ -30,6 +30,10 @@ class ParsedRow:
     fingerprint: str | None = None
     rows: object = None  # contacts.ContactRows, sealed ahead (import_prepare)
     tokens: dict = field(default_factory=dict)  # blind-index tokens to match by (import_prepare)
+
+    def __reduce__(self):  # handed between processes by the thousand: positional (decision 0031)
+        return ParsedRow, (self.record, self.data, self.reason, self.email, self.phones, self.fingerprint,
+                           self.rows, self.tokens)
 
     @property
     def matches_by_name(self):
@@ -93,10 +97,14 @@ def parse_row(record, cells, mapping, region, cleared):
 
 def fingerprint(data, email, phones):
     """Keyed MAC of the row's normalised values (128 bits, hex): the same row, whatever file."""
-    key = derive_key(crypto().keyring.active.idx_root, "muster:import:row:v1")
     parts = [" ".join(w.casefold() for w in normalize.name_words(data.full_name)), email or "", ",".join(phones),
              data.messenger or "", data.city or "", data.country or "", ",".join(data.paths)]
-    return hmac.new(key, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()[:32]
+    return _fingerprint_mac(crypto().keyring.active.idx_root).hexdigest("\x1f".join(parts).encode())[:32]
+
+
+@functools.lru_cache(maxsize=4)
+def _fingerprint_mac(idx_root):
+    return KeyedSha256(derive_key(idx_root, "muster:import:row:v1"))
 
 
 def _word_sets(text):
