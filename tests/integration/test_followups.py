@@ -187,10 +187,11 @@ def test_stage_changes_queue_the_rule_job_after_commit(default_rules, people, ma
 def test_bad_rules_are_refused_with_a_field_error(people, change, field):
     data = RuleData(**{**dict(path="volunteering", stage="interested", kind="call", delay_days=2,
                               assign_to="contact_assignee"), **change})
+    before = db.session.scalar(select(func.count()).select_from(FollowUpRule))  # the migration's, if first
     with pytest.raises(ValidationError) as refused:
         followup_rules.create_rule(data, people["eve"])
     assert field in refused.value.errors
-    assert db.session.scalar(select(func.count()).select_from(FollowUpRule)) == 0
+    assert db.session.scalar(select(func.count()).select_from(FollowUpRule)) == before
 
 
 def test_a_named_assignee_needs_clearance_for_a_restricted_path(people):
