@@ -216,3 +216,21 @@ def test_an_import_collects_garbage_less_often_and_puts_the_collector_back(app):
         db.session.commit()
     assert during and set(during) == {(imports.IMPORT_GC_THRESHOLDS, True)}
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_prepared_rows_cross_to_the_importer_unchanged(app):
+    """What the child pickles (positional rows, bound parameters, token tuples: decision 0031)
+    is what the importer unpickles, field for field."""
+    import pickle
+    import uuid
+
+    run = imports.get_run(queued_run(app, sheet(12), pipeline=True))
+    settings = import_prepare.Preparation(run.mapping, run.region, True)
+    records = [(n, line.split(";")) for n, line in enumerate(sheet(12).decode().splitlines()[1:], start=2)]
+    prepared = import_prepare.prepare(records, settings)
+    assert {row.reason is None for row in prepared} == {True, False}  # valid and rejected rows both cross
+    crossed = pickle.loads(pickle.dumps(prepared, pickle.HIGHEST_PROTOCOL))
+    assert crossed == prepared
+    valid = [row for row in crossed if row.rows is not None]
+    assert valid and all(isinstance(row.rows.id, uuid.UUID) for row in valid)
+    assert all(isinstance(row.tokens["email"], tuple) for row in valid)
