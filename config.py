@@ -41,12 +41,15 @@ class Config:
     RQ_RESULT_TTL = _env_int("RQ_RESULT_TTL", 24 * 3600)
     KEY_ROTATION_BATCH = _env_int("KEY_ROTATION_BATCH", 500)
     # Sign-up sheet imports: largest upload accepted, rows committed per batch, whether a
-    # long import prepares its next batch in a second process (decision 0029), and the
-    # page cache an import's SQLite connection may fill (decision 0030).
+    # long import prepares its next batch in a second process (decision 0029), the page
+    # cache an import's SQLite connection may fill (decision 0030), and whether a long
+    # import writes each batch on a thread of its own while it matches the next one
+    # ("auto": on PostgreSQL only; "1" / "0": always / never; decision 0032).
     IMPORT_MAX_BYTES = _env_int("IMPORT_MAX_BYTES", 20 * 1024 * 1024)
     IMPORT_BATCH = _env_int("IMPORT_BATCH", 5000)
     IMPORT_SQLITE_CACHE_MB = _env_int("IMPORT_SQLITE_CACHE_MB", 64)
     IMPORT_PIPELINE = _env_int("IMPORT_PIPELINE", 1) == 1
+    IMPORT_WRITE_BEHIND = {"1": True, "0": False}.get(os.environ.get("IMPORT_WRITE_BEHIND", "auto"), "auto")
     # Exports: over this many people a reason and a second admin; one download within the TTL.
     EXPORT_APPROVAL_THRESHOLD = _env_int("EXPORT_APPROVAL_THRESHOLD", 50)
     EXPORT_TTL_HOURS = _env_int("EXPORT_TTL_HOURS", 24)

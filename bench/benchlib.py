@@ -158,6 +158,29 @@ def server_cpu():
     return pid, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def backends_cpu():
+    """{backend pid: CPU seconds so far} of every PostgreSQL backend connected to this database
+    (an import's writer thread has a connection of its own); {} where ``server_cpu`` has none."""
+    if db.engine.dialect.name != "postgresql":
+        return {}
+    pids = db.session.execute(text(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'")).scalars().all()
+    found = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def backends_cpu_since(before):
+    """CPU seconds the database's backends used since ``before`` (a ``backends_cpu()``)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in backends_cpu().items())
+
+
 def backend_name(app):
     return db.engine.dialect.name
 

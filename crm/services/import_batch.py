@@ -5,6 +5,7 @@ and returns the ``import_row`` dicts in record order; it only flushes, the calle
 commits the batch with its cursor. Matching is in ``import_match``.
 """
 import uuid
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
@@ -22,8 +23,46 @@ from .import_rows import merge_into, same_words
 FILL_FIELDS = ("email", "phone", "messenger", "city", "country", "skills", "languages")
 
 
+@dataclass
+class Carried:
+    """What the batch before left for the next one to match against in memory: its keys
+    (email, phone, and name + city rows) with the contact each went to, and the ids of the
+    contacts it created, which the next batch never takes from the database (whether the
+    write of that batch has committed yet or not, so the outcome never depends on timing)."""
+
+    keys: dict = field(default_factory=dict)
+    created: frozenset = frozenset()
+
+
+@dataclass
+class Plan:
+    """A decided batch: what ``write`` inserts, merges and records (decision 0032)."""
+
+    prepared: list  # ContactRows / BoundContactRows of the new contacts
+    merges: dict  # {contact id: [ContactData]} for contacts already in the database
+    outcomes: list  # ImportRow dicts in record order
+    carried: Carried
+
+    @property
+    def created_ids(self):
+        return [item.id for item in self.prepared]
+
+
 def classify(run, rows, user):
-    """Create, merge or reject each row; return the ImportRow dicts in record order."""
+    """Decide and write a batch in the caller's session; return the ImportRow dicts in record order."""
+    plan = decide(run, rows, user)
+    write(run, plan, user)
+    return plan.outcomes
+
+
+def decide(run, rows, user, carried=None):
+    """Match the batch and decide each row's outcome; writes nothing (its queries only read).
+
+    ``carried`` is the previous batch's ``Carried``: its new contacts are matched from
+    memory (``_pending_match``), not from the database, so this can run while that batch is
+    still being written on another connection.
+    """
+    carried = carried or Carried()
     valid = [i for i, row in enumerate(rows) if row.data is not None]
     parsed = [rows[i] for i in valid]
     known = match.fingerprint_matches(run.id, {r.fingerprint for r in parsed})
@@ -33,19 +72,23 @@ def classify(run, rows, user):
     name_ids = {c for s in names.values() for c in s}
     candidates.update(match.load(name_ids, user))  # every field: compared by name and city
     candidates.update(match.load(set(known.values()) - set(candidates), user, fields=()))
+    for contact_id in carried.created & set(candidates):
+        del candidates[contact_id]  # matched from memory below, written or not
     targets = [candidates.get(known.get(row.fingerprint)) or match.best_match(
         row, reach.get(j), names.get(j, set()), candidates, run.region) for j, row in enumerate(parsed)]
     # Asked only of the contacts rows matched (about one in ten), not of every colliding candidate.
     matched = {target.id for target in targets if target is not None}
-    ours = match.created_by(run.id, matched)
+    ours = match.created_by(run.id, matched) | carried.created
     flagged = signals.flagged_ids(matched)  # flagged contacts are never merged automatically (0022)
-    pending, sealed, pending_keys, outcome_of = [], [], {}, {}
+    pending, sealed, outcome_of = [], [], {}
+    pending_keys = {key: ref for key, ref in carried.keys.items() if key != NAMES}
+    pending_keys[NAMES] = list(carried.keys.get(NAMES, ()))
     merges = {}
     for i, row, target in zip(valid, parsed, targets):
         if target is not None and target.id in flagged:
             target = None
         ref = target.id if target is not None else _pending_match(row, pending_keys)
-        if isinstance(ref, uuid.UUID):  # a contact in the database (maybe met again in this batch)
+        if isinstance(ref, uuid.UUID):  # a contact in the database, or written by the batch before
             outcome_of[i] = ("duplicate" if ref in ours else "merged", ref)
             merges.setdefault(ref, []).append(row.data)
             _remember(row, ref, pending_keys)  # a later row may match what this one brought
@@ -63,22 +106,38 @@ def classify(run, rows, user):
         sealed.append(row.rows)
     actor_id = user.id if user else None
     now = utcnow()
-    created_ids = insert_contact_rows(
-        [rows if rows is not None else contact_rows(data, actor_id, now) for data, rows in zip(pending, sealed)],
-        sources={"import"})
-    with fired_by_caller(db.session):  # _apply_followups fires the merges' stage changes below
-        stage_changes = _merge(run, merges, user)
-    _attend(run, list(created_ids) + list(merges), user)
-    _apply_followups(created_ids, stage_changes)
-    result = []
+    prepared = [rows if rows is not None else contact_rows(data, actor_id, now) for data, rows in zip(pending, sealed)]
+    created_ids = [item.id for item in prepared]
+    outcomes = []
     for i, row in enumerate(rows):
         if row.data is None:
-            result.append(_outcome(run, row, "rejected", None, row.reason))
+            outcomes.append(_outcome(run, row, "rejected", None, row.reason))
             continue
         outcome, ref = outcome_of[i]
-        contact_id = created_ids[ref] if isinstance(ref, int) else ref
-        result.append(_outcome(run, row, outcome, contact_id, None))
-    return result
+        outcomes.append(_outcome(run, row, outcome, created_ids[ref] if isinstance(ref, int) else ref, None))
+    return Plan(prepared, merges, outcomes, _carry(pending_keys, created_ids))
+
+
+NAMES = ("names", None)  # the pending_keys entry of rows matched by name and city
+
+
+def _carry(pending_keys, created_ids):
+    """The batch's keys with this batch's row indexes turned into the contact ids they became."""
+    def contact(ref):
+        return created_ids[ref] if isinstance(ref, int) else ref
+
+    keys = {key: contact(ref) for key, ref in pending_keys.items() if key != NAMES}
+    keys[NAMES] = [(contact(ref), row) for ref, row in pending_keys.get(NAMES, ())]
+    return Carried(keys, frozenset(created_ids))
+
+
+def write(run, plan, user):
+    """Insert the new contacts, merge, record attendance and fire the follow-up rules (flushes only)."""
+    created_ids = insert_contact_rows(plan.prepared, sources={"import"})
+    with fired_by_caller(db.session):  # _apply_followups fires the merges' stage changes below
+        stage_changes = _merge(run, plan.merges, user)
+    _attend(run, list(created_ids) + list(plan.merges), user)
+    _apply_followups(created_ids, stage_changes)
 
 
 def _outcome(run, row, outcome, contact_id, reason):
@@ -96,7 +155,7 @@ def _remember(row, index, pending_keys):
     for key in _keys(row):
         pending_keys.setdefault(key, index)
     if row.data.city:
-        pending_keys.setdefault(("names", None), []).append((index, row))
+        pending_keys.setdefault(NAMES, []).append((index, row))
 
 
 def _pending_match(row, pending_keys):
@@ -104,7 +163,7 @@ def _pending_match(row, pending_keys):
         if key in pending_keys:
             return pending_keys[key]
     if row.matches_by_name:
-        for index, other in pending_keys.get(("names", None), ()):
+        for index, other in pending_keys.get(NAMES, ()):
             if (not match.conflicts(row, other.email, other.phones[0] if other.phones else None, None)
                     and same_words(row.data.full_name, other.data.full_name)
                     and same_words(row.data.city, other.data.city)):

@@ -10,11 +10,14 @@ per-row outcomes and the cursor together: a killed worker resumes at the last
 committed record and a replayed batch adds nothing. ``finish`` writes the
 rejected rows to an encrypted, expiring CSV.
 """
+import contextvars
 import csv
 import gc
 import hashlib
 import hmac
 import io
+import queue
+import threading
 import uuid
 from contextlib import contextmanager
 from datetime import timedelta
@@ -225,11 +228,110 @@ def process(import_id, batch_size=None, operator=None):
     settings = Preparation(run.mapping, run.region, cleared, user.id if user else None)
     with _few_collections(), files.open_stored(run.file_id) as stream:
         sheet = Sheet(stream, run.kind, run.encoding, run.delimiter)
-        for rows in prepared_batches(_remaining(run, sheet.records()), settings, batch_size, run.total - run.done):
-            _run_batch(run, rows, user)
-            yield run
+        expected = run.total - run.done
+        batches = iter(prepared_batches(_remaining(run, sheet.records()), settings, batch_size, expected))
+        if expected > batch_size and write_behind_enabled():
+            yield from _written_behind(run, batches, user)
+        else:
+            carried = None
+            for rows in batches:
+                _refresh_statistics()
+                _sqlite_settings(importing=True)
+                first, last, plan = _decide(run, rows, user, carried)
+                _write(run, first, last, plan, user)
+                carried = plan.carried
+                yield run
         finish(run)
         yield run
+
+
+def write_behind_enabled():
+    """``IMPORT_WRITE_BEHIND``: "auto" (the default) writes behind on PostgreSQL only.
+
+    SQLite keeps a page cache per connection and empties it whenever another connection
+    has committed, so a second connection for the writer made every batch's matching
+    read the indexes again: slower than one connection (decision 0032)."""
+    setting = current_app.config.get("IMPORT_WRITE_BEHIND", "auto")
+    if setting == "auto":
+        return db.session.get_bind().dialect.name == "postgresql"
+    return bool(setting)
+
+
+def _written_behind(run, batches, user):
+    """Decide batch N+1 while a thread writes and commits batch N on its own connection
+    (decision 0032); yield the run after each batch is committed. Commits the run's status
+    first: the writer updates the same row."""
+    rows = next(batches, None)  # the preparing process forks here, before the writer thread starts
+    db.session.commit()
+    writer = _Writer(current_app._get_current_object(), run.id, user.id if user else None)
+    carried = None
+    try:
+        while rows is not None:
+            first, last, plan = _decide(run, rows, user, carried)
+            db.session.rollback()  # ends the read: the next batch's queries see what the writer committed
+            if writer.wait():
+                yield run
+            writer.submit(first, last, plan)
+            carried = plan.carried
+            rows = next(batches, None)
+        if writer.wait():
+            yield run
+    finally:
+        writer.close()
+
+
+class _Writer:
+    """A thread that writes and commits decided batches one at a time, in its own app context
+    (so its own session and connection) and with the caller's audit context."""
+
+    def __init__(self, app, run_id, user_id):
+        self._jobs, self._results, self._busy = queue.Queue(maxsize=1), queue.Queue(), False
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(target=context.run, args=(self._serve, app, run_id, user_id),
+                                        name="muster-import-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, first, last, plan):
+        self._jobs.put((first, last, plan))
+        self._busy = True
+
+    def wait(self):
+        """Wait for the batch in flight; True once it is committed, its error raised here."""
+        if not self._busy:
+            return False
+        self._busy = False
+        error = self._results.get()
+        if error is not None:
+            raise error
+        return True
+
+    def close(self):
+        """Let the batch in flight finish (committed, or rolled back on its error) and stop."""
+        if self._thread.is_alive():
+            self._jobs.put(None)
+            self._thread.join()
+
+    def _serve(self, app, run_id, user_id):
+        from ..models import User
+
+        with app.app_context():
+            try:
+                while (job := self._jobs.get()) is not None:
+                    try:
+                        run = db.session.get(ImportRun, run_id)
+                        _refresh_statistics()
+                        _sqlite_settings(importing=True)
+                        _write(run, *job, db.session.get(User, user_id) if user_id else None)
+                        db.session.commit()
+                    except BaseException as exc:  # handed to the importer, which raises it
+                        db.session.rollback()
+                        self._results.put(exc)
+                        return
+                    self._results.put(None)
+            finally:
+                _sqlite_settings(importing=False)  # this connection's checkpoints as before
+                db.session.commit()
+                db.session.remove()
 
 
 # CPython collects its youngest generation every 700 new container objects and the oldest
@@ -312,14 +414,19 @@ def _refresh_statistics():
             db.session.execute(text(f"ANALYZE {quote(name)}"))
 
 
-def _run_batch(run, batch, user):
-    """Match, create and record ``batch`` (prepared rows); the caller commits it with the cursor."""
-    _refresh_statistics()
-    _sqlite_settings(importing=True)
+def _decide(run, batch, user, carried):
+    """(first record, last record, ``import_batch.Plan``) of ``batch``; reads only."""
     done_before = set(db.session.scalars(select(ImportRow.record).where(
         ImportRow.import_id == run.id, among(db.session, ImportRow.record, [row.record for row in batch]))))
     with normalize.remembered():
-        outcomes = import_batch.classify(run, [row for row in batch if row.record not in done_before], user)
+        plan = import_batch.decide(run, [row for row in batch if row.record not in done_before], user, carried)
+    return batch[0].record, batch[-1].record, plan
+
+
+def _write(run, first, last, plan, user):
+    """Write a decided batch with its outcomes, counts and cursor (the caller commits)."""
+    import_batch.write(run, plan, user)
+    outcomes = plan.outcomes
     counts = {"created": 0, "merged": 0, "duplicate": 0, "rejected": 0}
     for outcome in outcomes:
         counts[outcome["outcome"]] += 1
@@ -329,7 +436,6 @@ def _run_batch(run, batch, user):
     run.duplicates += counts["duplicate"]
     run.rejected += counts["rejected"]
     run.done += len(outcomes)
-    first, last = batch[0].record, batch[-1].record
     run.cursor = last
     db.session.flush()
     if outcomes:  # the signal checks of this batch's contacts, in a job of their own (decision 0022)

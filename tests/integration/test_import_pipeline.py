@@ -4,14 +4,15 @@ preparing process that never outlives its parent."""
 import io
 import multiprocessing
 import os
+import threading
 import time
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from crm.extensions import db
 from crm.models import Contact, ImportRow
-from crm.services import import_prepare, imports, lookup
+from crm.services import import_batch, import_prepare, imports, lookup
 from crm.services.import_reader import SheetError
 
 BATCH = 4
@@ -63,14 +64,17 @@ def forks(monkeypatch):
     return calls
 
 
-def test_a_child_prepares_the_same_outcomes_as_the_process_itself(app, forks):
+@pytest.mark.parametrize("write_behind", [False, True])
+def test_a_child_prepares_the_same_outcomes_as_the_process_itself(app, forks, write_behind):
     content = sheet(40)
+    app.config["IMPORT_WRITE_BEHIND"] = False
     in_process = run_import(app, content, pipeline=False)
     assert forks == []
-    # Wipe and import again through the child: the same rows, outcomes and reasons.
+    # Wipe and import again through the child (and a writer thread): the same rows, outcomes and reasons.
     for model in (ImportRow, Contact):
         db.session.execute(model.__table__.delete())
     db.session.commit()
+    app.config["IMPORT_WRITE_BEHIND"] = write_behind
     piped = run_import(app, content, pipeline=True)
     assert len(forks) == 1
     assert piped == in_process
@@ -182,20 +186,42 @@ def test_the_preparing_process_does_not_outlive_its_parent(app):
     assert _gone(child_pid)
 
 
-def test_an_import_batch_on_sqlite_gets_the_configured_page_cache_and_checkpoint_interval(app):
+@pytest.mark.parametrize("write_behind", [False, True])
+def test_an_import_batch_on_sqlite_gets_the_configured_page_cache_and_checkpoint_interval(
+        app, monkeypatch, write_behind):
     """Decision 0030: the batch's connection may cache IMPORT_SQLITE_CACHE_MB of pages and
-    checkpoints less often until the import finishes."""
+    checkpoints less often until the import finishes; with a writer thread (0032), its own."""
     if db.engine.dialect.name != "sqlite":
         pytest.skip("a SQLite connection setting")
     app.config["IMPORT_SQLITE_CACHE_MB"] = 3
+    app.config["IMPORT_WRITE_BEHIND"] = write_behind
     run_id = queued_run(app, sheet(6), pipeline=False)
+    writes, settings = [], []
+    real_write, real_settings = imports._write, imports._sqlite_settings
+
+    def write(*args):
+        writes.append((threading.get_ident(), db.session.execute(text("PRAGMA cache_size")).scalar(),
+                       db.session.execute(text("PRAGMA wal_autocheckpoint")).scalar()))
+        return real_write(*args)
+
+    def sqlite_settings(importing):
+        settings.append((threading.get_ident(), importing))
+        return real_settings(importing)
+
+    monkeypatch.setattr(imports, "_write", write)
+    monkeypatch.setattr(imports, "_sqlite_settings", sqlite_settings)
     seen = []
     for run in imports.process(run_id, batch_size=BATCH, operator=True):
-        seen.append((run.status, db.session.execute(text("PRAGMA cache_size")).scalar(),
-                     db.session.execute(text("PRAGMA wal_autocheckpoint")).scalar()))
+        seen.append(run.status)
         db.session.commit()
-    assert seen[:-1] == [("running", -3 * 1024, imports.IMPORT_SQLITE_CHECKPOINT_PAGES)] * (len(seen) - 1)
-    assert len(seen) == 3 and seen[-1][0] == "done" and seen[-1][2] == 1000  # its last commit checkpoints
+    assert seen == ["running", "running", "done"]
+    assert [w[1:] for w in writes] == [(-3 * 1024, imports.IMPORT_SQLITE_CHECKPOINT_PAGES)] * 2
+    assert {w[0] for w in writes} != {threading.get_ident()} if write_behind else {threading.get_ident()}
+    # Each thread that wrote sets its connection back at the end: the import's last commit checkpoints.
+    last = {}
+    for thread, importing in settings:
+        last[thread] = importing
+    assert len(last) == (2 if write_behind else 1) and not any(last.values())
 
 
 def test_the_child_starts_with_a_short_batch():
@@ -234,3 +260,58 @@ def test_prepared_rows_cross_to_the_importer_unchanged(app):
     valid = [row for row in crossed if row.rows is not None]
     assert valid and all(isinstance(row.rows.id, uuid.UUID) for row in valid)
     assert all(isinstance(row.tokens["email"], tuple) for row in valid)
+
+
+def test_a_batch_matches_what_the_batch_before_brought_while_it_is_written(app, make_contact):
+    """Decision 0032: batch N+1 is matched while batch N is written; N's new contacts and the
+    keys its rows brought to known contacts are matched from memory, with the same outcomes."""
+    make_contact("Olga Lis", email="olga@example.org")
+    content = ("Name;Email;Phone;City\n"
+               "Jan Rak;jan@example.org;;Gdańsk\n"          # the child's short first batch
+               "Ewa Nowak;ewa@example.org;;\n"
+               "Olga Lis;olga@example.org;+48 600 100 300;\n"  # brings a phone to a known contact
+               "Ales Bykau;;;Vilnius\n"
+               "E. Nowak;EWA@example.org;;\n"                # next batch: the row before's new contact
+               "O. Lis;;0048600100300;\n"                     # the phone the batch before brought
+               "Ales Bykau;;;Vilnius\n"                       # by name and city
+               "Piotr Wolski;piotr@example.org;;\n").encode()
+    outcomes = {}
+    for write_behind in (False, True):
+        app.config["IMPORT_WRITE_BEHIND"] = write_behind
+        for model in (ImportRow,):
+            db.session.execute(model.__table__.delete())
+        db.session.execute(Contact.__table__.delete().where(Contact.id.not_in(
+            select(Contact.id).order_by(Contact.created_at).limit(1))))
+        db.session.commit()
+        summary, rows = run_import(app, content, pipeline=True, batch=4)
+        outcomes[write_behind] = (summary, [outcome for _, outcome, _ in rows])
+    assert outcomes[True] == outcomes[False]
+    summary, rows = outcomes[True]
+    assert rows == ["created", "created", "merged", "created", "duplicate", "merged", "duplicate", "created"]
+    assert summary == {"rows": 8, "created": 4, "merged": 2, "duplicates_in_file": 2, "rejected": 0}
+    assert db.session.scalar(select(func.count()).select_from(Contact)) == 5
+
+
+def test_an_error_in_the_writer_fails_the_import_and_keeps_the_batches_committed_before(app, monkeypatch):
+    app.config["IMPORT_WRITE_BEHIND"] = True
+    run_id = queued_run(app, sheet(20), pipeline=True)
+    real_write, calls = import_batch.write, []
+
+    def failing(run, plan, user):
+        calls.append(threading.current_thread().name)
+        if len(calls) == 3:
+            raise RuntimeError("the disk is full")
+        return real_write(run, plan, user)
+
+    monkeypatch.setattr(import_batch, "write", failing)
+    threads = threading.active_count()
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        for _ in imports.process(run_id, batch_size=BATCH, operator=True):
+            db.session.commit()
+    db.session.rollback()
+    assert set(calls) == {"muster-import-writer"}
+    assert threading.active_count() == threads  # the writer has stopped
+    run = imports.get_run(run_id)
+    written = db.session.scalar(select(func.count()).select_from(ImportRow).where(ImportRow.import_id == run_id))
+    assert run.done == written == 1 + BATCH  # the short first batch and one full one
+    assert run.cursor == 1 + BATCH + 1  # the header is record 1
