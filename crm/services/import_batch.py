@@ -5,6 +5,7 @@ and returns the ``import_row`` dicts in record order; it only flushes, the calle
 commits the batch with its cursor. Matching is in ``import_match``.
 """
 import uuid
+from collections import ChainMap
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -81,8 +82,8 @@ def decide(run, rows, user, carried=None):
     ours = match.created_by(run.id, matched) | carried.created
     flagged = signals.flagged_ids(matched)  # flagged contacts are never merged automatically (0022)
     pending, sealed, outcome_of = [], [], {}
-    pending_keys = {key: ref for key, ref in carried.keys.items() if key != NAMES}
-    pending_keys[NAMES] = list(carried.keys.get(NAMES, ()))
+    own_keys = {NAMES: []}  # what this batch's rows bring: carried on to the next batch, alone
+    pending_keys = ChainMap(own_keys, carried.keys)
     merges = {}
     for i, row, target in zip(valid, parsed, targets):
         if target is not None and target.id in flagged:
@@ -115,7 +116,7 @@ def decide(run, rows, user, carried=None):
             continue
         outcome, ref = outcome_of[i]
         outcomes.append(_outcome(run, row, outcome, created_ids[ref] if isinstance(ref, int) else ref, None))
-    return Plan(prepared, merges, outcomes, _carry(pending_keys, created_ids))
+    return Plan(prepared, merges, outcomes, _carry(own_keys, created_ids))
 
 
 NAMES = ("names", None)  # the pending_keys entry of rows matched by name and city
@@ -127,7 +128,7 @@ def _carry(pending_keys, created_ids):
         return created_ids[ref] if isinstance(ref, int) else ref
 
     keys = {key: contact(ref) for key, ref in pending_keys.items() if key != NAMES}
-    keys[NAMES] = [(contact(ref), row) for ref, row in pending_keys.get(NAMES, ())]
+    keys[NAMES] = [(contact(ref), *rest) for ref, *rest in pending_keys.get(NAMES, ())]
     return Carried(keys, frozenset(created_ids))
 
 
@@ -152,22 +153,25 @@ def _keys(row):
 
 
 def _remember(row, index, pending_keys):
+    """Note the keys ``row`` brings (in the batch's own map: ``pending_keys.maps[0]``)."""
     for key in _keys(row):
         pending_keys.setdefault(key, index)
     if row.data.city:
-        pending_keys.setdefault(NAMES, []).append((index, row))
+        pending_keys.maps[0][NAMES].append(
+            (index, row.email, row.phones[0] if row.phones else None, row.data.full_name, row.data.city))
 
 
 def _pending_match(row, pending_keys):
+    """The batch's own row or contact (or the batch before's contact) that ``row`` is, if any."""
     for key in _keys(row):
         if key in pending_keys:
             return pending_keys[key]
     if row.matches_by_name:
-        for index, other in pending_keys.get(NAMES, ()):
-            if (not match.conflicts(row, other.email, other.phones[0] if other.phones else None, None)
-                    and same_words(row.data.full_name, other.data.full_name)
-                    and same_words(row.data.city, other.data.city)):
-                return index
+        for keys in reversed(pending_keys.maps):  # the batch before's first, then this one's
+            for index, email, phone, full_name, city in keys.get(NAMES, ()):
+                if (not match.conflicts(row, email, phone, None)
+                        and same_words(row.data.full_name, full_name) and same_words(row.data.city, city)):
+                    return index
     return None
 
 

@@ -315,3 +315,22 @@ def test_an_error_in_the_writer_fails_the_import_and_keeps_the_batches_committed
     written = db.session.scalar(select(func.count()).select_from(ImportRow).where(ImportRow.import_id == run_id))
     assert run.done == written == 1 + BATCH  # the short first batch and one full one
     assert run.cursor == 1 + BATCH + 1  # the header is record 1
+
+
+def test_a_batch_carries_only_its_own_keys_to_the_next(app, monkeypatch):
+    """Memory stays flat: what a batch hands on is what its own rows brought, not the batches'
+    before it (those are committed and matched from the database)."""
+    real_decide, carried = import_batch.decide, []
+
+    def deciding(*args, **kwargs):
+        plan = real_decide(*args, **kwargs)
+        carried.append(plan.carried)
+        return plan
+
+    monkeypatch.setattr(import_batch, "decide", deciding)
+    app.config["IMPORT_WRITE_BEHIND"] = True
+    run_import(app, sheet(40), pipeline=True)
+    assert len(carried) > 5
+    for handed in carried:
+        assert len(handed.created) <= BATCH and len(handed.keys[import_batch.NAMES]) <= BATCH
+        assert len(handed.keys) - 1 <= 2 * BATCH  # an email and a phone per row at most
