@@ -1,8 +1,12 @@
 """One batch of an import: match, create, merge, attend, fire follow-up rules.
 
-``classify(run, rows, user)`` takes the batch's parsed rows (``import_rows.ParsedRow``)
-and returns the ``import_row`` dicts in record order; it only flushes, the caller
-commits the batch with its cursor. Matching is in ``import_match``.
+``decide(run, rows, user, carried)`` takes the batch's parsed rows
+(``import_rows.ParsedRow``), only reads, and returns a ``Plan``: the new contacts' sealed
+rows, the merges and the ``import_row`` dicts in record order. ``write(run, plan, user)``
+carries it out and only flushes; the caller commits the batch with its cursor. On
+PostgreSQL the next batch is decided while this one is written (decision 0032), so the
+batch before's new contacts and keys are matched from what it carried, never from the
+database. Matching is in ``import_match``.
 """
 import uuid
 from collections import ChainMap
@@ -47,13 +51,6 @@ class Plan:
     @property
     def created_ids(self):
         return [item.id for item in self.prepared]
-
-
-def classify(run, rows, user):
-    """Decide and write a batch in the caller's session; return the ImportRow dicts in record order."""
-    plan = decide(run, rows, user)
-    write(run, plan, user)
-    return plan.outcomes
 
 
 def decide(run, rows, user, carried=None):

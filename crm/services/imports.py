@@ -208,7 +208,8 @@ def _actor(run):
 def process(import_id, batch_size=None, operator=None):
     """Import the remaining records batch by batch; yield the run after each flushed batch.
 
-    The caller commits after each yield. An ``operator`` import (``flask crm import``:
+    The caller commits after each yield (with a writer thread, decision 0032, the batch is
+    already committed when the run is yielded). An ``operator`` import (``flask crm import``:
     a run without an owner) imports as nobody in particular: every contact is
     matched and restricted paths are allowed; a wizard import acts as its owner.
     """
