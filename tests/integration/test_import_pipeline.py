@@ -18,6 +18,15 @@ from crm.services.import_reader import SheetError
 BATCH = 4
 
 
+@pytest.fixture(autouse=True)
+def _import_settings(app):
+    """The app is the session's: the settings these tests change are put back after each."""
+    keys = ("IMPORT_PIPELINE", "IMPORT_WRITE_BEHIND", "IMPORT_SQLITE_CACHE_MB")
+    saved = {key: app.config[key] for key in keys}
+    yield
+    app.config.update(saved)
+
+
 def sheet(rows):
     """A sheet of ``rows`` people: every fifth repeats an earlier one, every seventh is broken."""
     lines = ["Name;Email;Phone;City;Path"]
