@@ -150,35 +150,36 @@ def server_cpu():
     if db.engine.dialect.name != "postgresql":
         return None, 0.0
     pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None, 0.0
-    return pid, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    cpu = process_cpu(pid)
+    return (None, 0.0) if cpu is None else (pid, cpu)
 
 
-def backends_cpu():
+def backends_cpu(client_backends_only=True):
     """{backend pid: CPU seconds so far} of every PostgreSQL backend connected to this database
-    (an import's writer thread has a connection of its own); {} where ``server_cpu`` has none."""
+    (an import's writer thread and a request's pooled connection are others than this
+    session's); {} on SQLite."""
     if db.engine.dialect.name != "postgresql":
         return {}
-    pids = db.session.execute(text(
-        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'")).scalars().all()
-    found = {}
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return found
+    query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+    if client_backends_only:
+        query += " AND backend_type = 'client backend'"
+    found = {pid: process_cpu(pid) for pid in db.session.execute(text(query)).scalars().all()}
+    return {pid: cpu for pid, cpu in found.items() if cpu is not None}
 
 
 def backends_cpu_since(before):
     """CPU seconds the database's backends used since ``before`` (a ``backends_cpu()``)."""
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in backends_cpu().items())
+
+
+def process_cpu(pid):
+    """User + system CPU seconds of process ``pid`` so far (None if /proc does not show it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def backend_name(app):

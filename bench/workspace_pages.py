@@ -10,7 +10,6 @@ audit event, commit) and prints median and p95 in ms.
 Usage: .venv/bin/python bench/workspace_pages.py [--database-url URL] [--contacts N] [--repeat N]
 """
 import itertools
-import os
 import random
 import time
 from datetime import timedelta
@@ -118,19 +117,9 @@ def database_cpu():
     Read from /proc, so only for a server on this machine; the pool may hand a request
     any of its connections, hence all of them.
     """
-    if db.engine.dialect.name != "postgresql":
-        return 0.0
-    pids = db.session.scalars(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).all()
+    total = sum(benchlib.backends_cpu(client_backends_only=False).values())
     db.session.remove()
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def main():
