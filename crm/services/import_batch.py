@@ -48,10 +48,6 @@ class Plan:
     outcomes: list  # ImportRow dicts in record order
     carried: Carried
 
-    @property
-    def created_ids(self):
-        return [item.id for item in self.prepared]
-
 
 def decide(run, rows, user, carried=None):
     """Match the batch and decide each row's outcome; writes nothing (its queries only read).
