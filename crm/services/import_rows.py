@@ -4,7 +4,7 @@ A record that cannot become a contact gets a reason that names the column and
 the rule, never the value (reasons are stored and shown in the rejects file).
 """
 import functools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 from ..models.enums import RESTRICTED_PATHS
 from ..security import normalize
@@ -32,14 +32,16 @@ class ParsedRow:
     tokens: dict = field(default_factory=dict)  # blind-index tokens to match by (import_prepare)
 
     def __reduce__(self):  # handed between processes by the thousand: positional (decision 0031)
-        return ParsedRow, (self.record, self.data, self.reason, self.email, self.phones, self.fingerprint,
-                           self.rows, self.tokens)
+        return ParsedRow, tuple(getattr(self, name) for name in _PARSED_ROW_FIELDS)
 
     @property
     def matches_by_name(self):
         """Name + city decides only for a row with neither email nor phone: a row that has
         one and matches nobody by it is a namesake more often than the same person."""
         return bool(self.data is not None and self.data.city and not self.email and not self.phones)
+
+
+_PARSED_ROW_FIELDS = tuple(f.name for f in fields(ParsedRow))
 
 
 def _cell(cells, index):
