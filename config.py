@@ -69,6 +69,8 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     # Audit events keep the client address this long, then a cron job blanks it.
     AUDIT_IP_RETENTION_DAYS = _env_int("AUDIT_IP_RETENTION_DAYS", 30)
+    # Where the cron job appends the audit chain's head (empty: instance/audit-anchors.jsonl).
+    AUDIT_ANCHOR_FILE = os.environ.get("AUDIT_ANCHOR_FILE", "")
     # Follow-ups: links in staff mail point here; outcomes and cancel reasons of closed
     # follow-ups are blanked after FOLLOWUP_OUTCOME_RETENTION_DAYS; the reconciler fires
     # rules for stage changes of the last FOLLOWUP_RULE_LOOKBACK_DAYS that have none.

@@ -11,6 +11,9 @@ cron.register(periodic.purge_old_sessions, "maintenance", interval=24 * 3600)
 cron.register(periodic.reconcile, "maintenance", interval=60)
 # Audit events keep the client address only for AUDIT_IP_RETENTION_DAYS.
 cron.register(periodic.forget_audit_addresses, "maintenance", interval=24 * 3600)
+# The audit chain's head goes outside the database (a file and the log): cut-off or
+# rewritten events then show in `flask crm audit verify` (decision 0033).
+cron.register(periodic.anchor_audit_chain, "maintenance", interval=600)
 # Erasures and data-rights lookups whose job Redis lost are queued again (the database holds them).
 cron.register(periodic.reconcile_data_rights, "maintenance", interval=60)
 # Uploaded sheets, rejected-row files and exports expire; their bytes go with them.

@@ -39,6 +39,16 @@ def forget_audit_addresses():
         return {"blanked": audit.forget_client_addresses(days), "older_than_days": days}
 
 
+def anchor_audit_chain():
+    """Write the audit chain's head outside the database: the anchor file and the log (0033)."""
+    from crm.extensions import db
+    from crm.security import audit_anchor
+
+    with job_context():
+        written = audit_anchor.write_anchor(db.session)
+        return {"anchored": None if written is None else written.event_id}
+
+
 def reconcile_data_rights():
     """Queue again erasures and link lookups whose jobs Redis lost; drop long-expired links."""
     from crm.jobs import enqueue_now, job_is_live

@@ -147,15 +147,25 @@ class ChainReport:
     checked: int
     broken_id: int | None = None
     reason: str | None = None
+    anchors: int = 0  # anchors kept outside the database that matched (decision 0033)
+    newest_anchor: object = None  # the one with the highest event id
 
     @property
     def ok(self):
         return self.broken_id is None
 
 
-def verify_chain(session=None, batch=5000):
-    """Walk the log in id order; report the first row whose hash or link is wrong."""
+def verify_chain(session=None, batch=5000, anchors=()):
+    """Walk the log in id order; report the first row whose hash or link is wrong.
+
+    ``anchors`` (``audit_anchor.Anchor``) pin the hash of a row as it was when the anchor
+    was written outside the database: a row with another hash, or no row, means the log
+    was rewritten or cut after that, which the chain alone cannot show.
+    """
     session = session or db.session
+    pinned = {}
+    for anchor in anchors:
+        pinned.setdefault(anchor.event_id, []).append(anchor)
     prev = GENESIS
     checked = 0
     last_id = 0
@@ -164,14 +174,29 @@ def verify_chain(session=None, batch=5000):
             select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
         ).scalars().all()
         if not rows:
-            return ChainReport(checked)
+            break
         for row in rows:
             if row.prev_hash != prev:
                 return ChainReport(checked, row.id, "its prev_hash does not match the row before it "
                                                     "(a row was deleted or re-ordered)")
             if compute_hash(prev, row) != row.hash:
                 return ChainReport(checked, row.id, "its content does not match its hash (the row was edited)")
+            for anchor in pinned.pop(row.id, ()):
+                if anchor.hash != row.hash:
+                    return ChainReport(checked, row.id, f"its hash differs from the anchor in {anchor.source}"
+                                                        f"{_written(anchor)} (the log was rewritten from here or before)")
             prev = row.hash
             checked += 1
             last_id = row.id
         session.expunge_all()
+    if pinned:
+        missing = min(pinned)
+        anchor = pinned[missing][0]
+        how = "the newest events were deleted" if missing > last_id else "it was deleted and the chain re-linked"
+        return ChainReport(checked, missing, f"it is missing, but {anchor.source} anchored it{_written(anchor)} ({how})")
+    newest = max(anchors, key=lambda a: a.event_id, default=None)
+    return ChainReport(checked, anchors=len(anchors), newest_anchor=newest)
+
+
+def _written(anchor):
+    return f" written {anchor.at}" if anchor.at else ""
