@@ -63,7 +63,8 @@ def _controls():
 @require("followups.work")
 def index():
     """My queue: overdue, today, this week, later."""
-    queue = followup_queues.my_queue(current_actor())
+    queue = followup_queues.my_queue(current_actor(), bucket=request.args.get("bucket"),
+                                     page=request.args.get("page", 1, type=int))
     return render_template("followups/index.html", queue=queue, controls=_controls(), back="mine")
 
 
@@ -77,7 +78,7 @@ def team():
             wanted = uuid.UUID(wanted)
         except ValueError:
             wanted = None
-    queue = followup_queues.team_queue(current_actor(), assignee=wanted)
+    queue = followup_queues.team_queue(current_actor(), assignee=wanted, page=request.args.get("page", 1, type=int))
     return render_template("followups/team.html", queue=queue, controls=_controls(), back="team")
 
 

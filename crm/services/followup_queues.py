@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
@@ -17,7 +17,7 @@ from ..models.base import utcnow
 from ..security import audit, permissions
 
 BUCKETS = ("overdue", "today", "week", "later")
-SHOWN = 200  # rows per bucket or team page; the counts stay exact
+SHOWN = 200  # rows per bucket or team page; the counts stay exact, further rows are paged
 
 
 def _day_start(day):
@@ -51,11 +51,27 @@ def _bucket_case(today):
                 (FollowUp.due_at < week_end, "week"), else_="later")
 
 
+def _bucket_clause(name, today):
+    start, tomorrow, week_end = bucket_bounds(today)
+    due = FollowUp.due_at
+    return {"overdue": due < start, "today": and_(due >= start, due < tomorrow),
+            "week": and_(due >= tomorrow, due < week_end), "later": or_(due >= week_end, due.is_(None))}[name]
+
+
+def _pages(count, page):
+    """(page, pages) for ``count`` rows at SHOWN a page, ``page`` brought into range."""
+    pages = max(1, -(-count // SHOWN))
+    return min(max(1, page), pages), pages
+
+
 @dataclass
 class MyQueue:
     today: date
     buckets: dict  # bucket -> [FollowUp]
     counts: dict  # bucket -> int
+    bucket: str | None = None  # one bucket paged on its own, or None: the first page of each
+    page: int = 1
+    pages: int = 1
 
 
 def _mine(user):
@@ -76,25 +92,30 @@ def nav_counts(user, today=None):
     return {"overdue": int(overdue or 0), "today": int(due_today or 0)}
 
 
-def my_queue(user, today=None):
-    """``user``'s open follow-ups in buckets: overdue, today, this week (7 days), later."""
+def my_queue(user, today=None, bucket=None, page=1):
+    """``user``'s open follow-ups in buckets: overdue, today, this week (7 days), later.
+
+    The first SHOWN of each bucket; or, with ``bucket``, that bucket alone a page at a time.
+    """
     today = today or utcnow().date()
-    bucket = _bucket_case(today)
+    case_ = _bucket_case(today)
     counts = dict.fromkeys(BUCKETS, 0)
     counts.update(dict(db.session.execute(
-        _mine(user).with_only_columns(bucket, func.count()).group_by(bucket)).all()))
+        _mine(user).with_only_columns(case_, func.count()).group_by(case_)).all()))
+    bucket = bucket if bucket in BUCKETS else None
+    page, pages = _pages(counts[bucket], page) if bucket else (1, 1)
     buckets = {name: [] for name in BUCKETS}
-    rows = db.session.scalars(_mine(user).options(selectinload(FollowUp.contact))
-                              .order_by(FollowUp.due_at.is_(None), FollowUp.due_at, FollowUp.id))
-    for followup in rows:
-        shelf = buckets[bucket_of(followup, today)]
-        if len(shelf) < SHOWN:
-            shelf.append(followup)
+    for name in (bucket,) if bucket else BUCKETS:
+        if counts[name]:
+            buckets[name] = list(db.session.scalars(
+                _mine(user).where(_bucket_clause(name, today)).options(selectinload(FollowUp.contact))
+                .order_by(FollowUp.due_at.is_(None), FollowUp.due_at, FollowUp.id)
+                .offset((page - 1) * SHOWN).limit(SHOWN)))
     shown = [f for shelf in buckets.values() for f in shelf]
     if shown:
         audit.record("followups.view", None, None, queue="mine",
                      contacts=sorted({str(f.contact_id) for f in shown}))
-    return MyQueue(today, buckets, counts)
+    return MyQueue(today, buckets, counts, bucket, page, pages)
 
 
 @dataclass
@@ -115,14 +136,17 @@ class Workload:
 class TeamQueue:
     today: date
     workload: list  # [Workload], most overdue first
-    rows: list  # [FollowUp], overdue first then by due date
+    rows: list  # [FollowUp], overdue first then by due date: one page of SHOWN
     assignee: object = None
     total: int = 0
     staff: list = field(default_factory=list)
+    page: int = 1
+    pages: int = 1
 
 
-def team_queue(user, assignee=None, today=None):
-    """Every open follow-up ``user`` may see: workload per person, then the list (overdue first).
+def team_queue(user, assignee=None, today=None, page=1):
+    """Every open follow-up ``user`` may see: workload per person, then the list (overdue
+    first), SHOWN rows a page.
 
     ``assignee`` narrows the list to one user id, or "unassigned".
     """
@@ -137,15 +161,17 @@ def team_queue(user, assignee=None, today=None):
     logins = dict(db.session.execute(select(User.id, User.login).where(User.id.in_([k for k in per if k]))).all())
     workload = [Workload(k, logins.get(k), **{b: v.get(b, 0) for b in BUCKETS}) for k, v in per.items()]
     workload.sort(key=lambda w: (-w.overdue, -w.total, w.login or ""))
-    stmt = base
-    if assignee == "unassigned":
-        stmt = stmt.where(FollowUp.assignee_id.is_(None))
-    elif assignee is not None:
-        stmt = stmt.where(FollowUp.assignee_id == assignee)
+    total = sum(w.total for w in workload)
+    stmt, listed = base, total
+    if assignee is not None:
+        wanted = None if assignee == "unassigned" else assignee
+        stmt = stmt.where(FollowUp.assignee_id.is_(None) if wanted is None else FollowUp.assignee_id == wanted)
+        listed = sum(w.total for w in workload if w.assignee_id == wanted)
+    page, pages = _pages(listed, page)
     rows = list(db.session.scalars(stmt.options(selectinload(FollowUp.contact), selectinload(FollowUp.assignee))
-                                   .order_by(FollowUp.due_at.is_(None), FollowUp.due_at, FollowUp.id).limit(SHOWN)))
+                                   .order_by(FollowUp.due_at.is_(None), FollowUp.due_at, FollowUp.id)
+                                   .offset((page - 1) * SHOWN).limit(SHOWN)))
     if rows:
         audit.record("followups.view", None, None, queue="team",
                      contacts=sorted({str(f.contact_id) for f in rows}))
-    total = sum(w.total for w in workload)
-    return TeamQueue(today, workload, rows, assignee, total)
+    return TeamQueue(today, workload, rows, assignee, total, page=page, pages=pages)

@@ -47,6 +47,53 @@ def test_my_queue_shows_only_my_follow_ups_and_the_menu_counts(signed_in, make_c
     assert 'class="nav-count overdue"' in home and ">1</span>" in home
 
 
+def _order(followup_ids):
+    """The ids in queue order: by due date, then id."""
+    rows = db.session.execute(select(FollowUp.id, FollowUp.due_at).where(FollowUp.id.in_(followup_ids)))
+    return [fid for fid, _ in sorted(rows, key=lambda row: (row[1], row[0]))]
+
+
+def _listed(body):
+    return re.findall(r'id="fu-([0-9a-f-]{36})"', body)
+
+
+def test_a_long_queue_is_paged_and_every_follow_up_is_reachable(signed_in, make_contact, monkeypatch):
+    from crm.services import followup_queues
+
+    monkeypatch.setattr(followup_queues, "SHOWN", 2)
+    ala = signed_in("staff")
+    contact = _contact_for(make_contact, ala.user, "Mina Mine")
+    overdue = _order([_task(contact, ala.user, days=-days).id for days in range(1, 6)])
+    _task(contact, ala.user, days=30)
+    first = ala.get("/followups/").get_data(as_text=True)
+    assert "Overdue (5)" in first and "Later (1)" in first
+    assert "The first 2 are shown." in first and "/followups/?bucket=overdue&amp;page=2" in first
+    seen = []
+    for page in (1, 2, 3):
+        body = ala.get(f"/followups/?bucket=overdue&page={page}").get_data(as_text=True)
+        assert f"Page {page} of 3" in body
+        seen += _listed(body)
+    assert seen == [str(fid) for fid in overdue]  # each once, in order, and no other bucket
+    assert "Page 3 of 3" in ala.get("/followups/?bucket=overdue&page=99").get_data(as_text=True)
+    assert ala.get("/followups/?bucket=nonsense&page=x").status_code == 200  # the first page of each
+
+
+def test_the_team_queue_is_paged_and_keeps_its_person(signed_in, make_contact, monkeypatch):
+    from crm.services import followup_queues
+
+    monkeypatch.setattr(followup_queues, "SHOWN", 2)
+    lead, ala, bo = signed_in("coordinator"), signed_in("staff"), signed_in("staff")
+    alas = _order([_task(_contact_for(make_contact, ala.user, f"Ala Person{n}"), ala.user, days=n).id for n in range(3)])
+    _task(_contact_for(make_contact, bo.user, "Bo Person"), bo.user, days=-1)
+    everyone = lead.get("/followups/team").get_data(as_text=True)
+    assert "Page 1 of 2" in everyone and len(_listed(everyone)) == 2
+    page_one = lead.get(f"/followups/team?assignee={ala.user.id}").get_data(as_text=True)
+    assert f"/followups/team?page=2&amp;assignee={ala.user.id}" in page_one
+    page_two = lead.get(f"/followups/team?assignee={ala.user.id}&page=2").get_data(as_text=True)
+    assert _listed(page_one) + _listed(page_two) == [str(fid) for fid in alas]
+    assert "Page 2 of 2" in page_two and "Bo Person" not in page_two
+
+
 def test_staff_cannot_open_the_team_queue_or_act_on_others(signed_in, make_contact):
     ala, bo = signed_in("staff"), signed_in("staff")
     theirs = _task(_contact_for(make_contact, bo.user, "Tomas Theirs"), bo.user)
