@@ -231,6 +231,17 @@ def test_each_export_has_its_own_canary_and_a_file_names_its_export(make_user, p
     assert [e.id for e in export_canary.trace_values([export_canary.canary_of(second)["phone"]])] == [second.id]
 
 
+def test_canary_phones_stay_unique_while_the_prefix_has_numbers_left(app, make_user, people, monkeypatch):
+    """A phone shared by two canaries would name both exports: each export takes a free one."""
+    monkeypatch.setitem(app.config, "EXPORT_CANARY_PHONE_PREFIX", "+1202555010")  # ten numbers
+    coordinator = make_user("coord", "coordinator")[0]
+    made = [request_and_build(coordinator) for _ in range(8)]
+    phones = [export_canary.canary_of(export)["phone"] for export in made]
+    assert len(set(phones)) == 8, phones
+    for export, phone in zip(made, phones):
+        assert [e.id for e in export_canary.trace_values([phone])] == [export.id]
+
+
 # --- over HTTP -------------------------------------------------------------------------
 
 def test_export_pages_request_download_and_trace(signed_in, people):
