@@ -1,6 +1,7 @@
 """Import a synthetic sign-up sheet end to end: rows/s, peak memory, duplicates found.
 
     python bench/import_sheet.py --contacts 100000 [--database-url postgresql+psycopg://...]
+    python bench/import_sheet.py --contacts 1000 --existing 100000   # a meeting's sheet, a full database
 
 The sheet (CSV, semicolons, UTF-8) has ``--contacts`` rows: 10% repeat an earlier
 row of the file (same email in other case, or same phone in another format) and 2%
@@ -35,8 +36,9 @@ def _syllables(rng):
     return "".join(rng.choice(("ka", "lo", "vi", "ski", "na", "ro", "ta", "mi", "sha", "zu")) for _ in range(3))
 
 
-def write_sheet(path, rows, seed=7):
-    """The sheet; returns (duplicate rows, broken rows) written."""
+def write_sheet(path, rows, seed=7, prefix="person", first_phone=600000000):
+    """The sheet; returns (duplicate rows, broken rows) written. ``prefix`` and ``first_phone``
+    keep the people of two sheets apart (``--existing``)."""
     rng = random.Random(seed)
     people, duplicates, broken = [], 0, 0
     with open(path, "w", encoding="utf-8", newline="") as fh:
@@ -56,8 +58,8 @@ def write_sheet(path, rows, seed=7):
                 fh.write(f"Broken Row{n};not-an-email-{n};;;\n")
                 continue
             name = f"{rng.choice(FIRST)} {rng.choice(LAST)}{_syllables(rng)}"
-            email = f"person{n}@example.org"
-            digits = f"{600000000 + n:09d}"
+            email = f"{prefix}{n}@example.org"
+            digits = f"{first_phone + n:09d}"
             phone = f"+48 {digits[:3]} {digits[3:6]} {digits[6:]}"
             city = rng.choice(CITIES)
             people.append((name, email, phone, city))
@@ -85,14 +87,31 @@ def _record_pairs():
     return pairs, time.process_time() - cpu_start + backends_cpu_since(server_before)
 
 
+def _seed(count):
+    """``count`` other people in the database first: an untimed import of another sheet."""
+    with tempfile.NamedTemporaryFile(suffix=".csv") as sheet:
+        write_sheet(sheet.name, count, seed=11, prefix="earlier", first_phone=700000000)
+        with open(sheet.name, "rb") as source:
+            run = imports.upload(source, "earlier.csv", None)
+        imports.configure(run, run.mapping)
+        run_id = run.id
+        db.session.commit()
+        for _ in imports.process(run_id, operator=True):
+            db.session.commit()
+
+
 def main():
     cli = parser(__doc__.splitlines()[0], contacts=100_000)
     cli.add_argument("--tracemalloc", action="store_true", help="also trace the Python heap's peak (slower)")
     cli.add_argument("--skip-pairs", action="store_true", help="do not run the pairs jobs afterwards")
+    cli.add_argument("--existing", type=int, default=0, metavar="N",
+                     help="import N other people first, untimed: a sheet into a database that is not empty")
     args = cli.parse_args()
     with tempfile.NamedTemporaryFile(suffix=".csv") as sheet:
         duplicates, broken = write_sheet(sheet.name, args.contacts)
         with bench_app(args) as app:
+            if args.existing:
+                _seed(args.existing)
             server_before = backends_cpu()
             cpu_start = time.process_time()
             children_before = _children_cpu()
@@ -119,6 +138,7 @@ def main():
             pairs, pairs_cpu = (0, 0.0) if args.skip_pairs else _record_pairs()
             peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print_table(f"import of a {args.contacts:,}-row sheet on {backend_name(app)} ({load_note()})", [
+                ("contacts in the database before (--existing)", f"{args.existing:,}"),
                 ("rows in the sheet", f"{args.contacts:,}"),
                 ("duplicates written / found (merged + in file)",
                  f"{duplicates:,} / {summary['merged'] + summary['duplicates_in_file']:,}"),
