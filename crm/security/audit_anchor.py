@@ -23,6 +23,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
+from ..errors import ConfigurationError
 from ..models.audit import AuditEvent
 from ..models.base import utcnow
 from .crypto import crypto
@@ -77,12 +78,16 @@ def write_anchor(session, path=None):
     key_id = crypto().keyring.active_id
     line = {"id": event_id, "hash": digest, "at": at, "key": key_id, "mac": _mac(key_id, event_id, digest, at)}
     text = json.dumps(line, separators=(",", ":")) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        os.write(fd, text.encode())  # one write in append mode: lines never interleave
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, text.encode())  # one write in append mode: lines never interleave
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write the audit anchor file {path} ({exc.strerror}): "
+                                 "check AUDIT_ANCHOR_FILE and its folder's permissions") from None
     # The same anchor in the log, which leaves the host: `flask crm audit verify --anchor ID:HASH`.
     log.info("audit anchor %s:%s at %s (key %s, mac %s)", event_id, digest, at, key_id, line["mac"])
     return Anchor(event_id, digest, at, str(path))

@@ -45,17 +45,17 @@ def bucket_of(followup, today):
     return "later"
 
 
-def _bucket_case(today):
-    start, tomorrow, week_end = bucket_bounds(today)
-    return case((FollowUp.due_at < start, "overdue"), (FollowUp.due_at < tomorrow, "today"),
-                (FollowUp.due_at < week_end, "week"), else_="later")
-
-
 def _bucket_clause(name, today):
+    """The SQL condition of one bucket (``bucket_of`` in Python)."""
     start, tomorrow, week_end = bucket_bounds(today)
     due = FollowUp.due_at
     return {"overdue": due < start, "today": and_(due >= start, due < tomorrow),
             "week": and_(due >= tomorrow, due < week_end), "later": or_(due >= week_end, due.is_(None))}[name]
+
+
+def _bucket_case(today):
+    """The bucket's name as an SQL expression, for counts grouped by bucket."""
+    return case(*((_bucket_clause(name, today), name) for name in BUCKETS[:-1]), else_="later")
 
 
 def _pages(count, page):

@@ -208,3 +208,12 @@ def test_anchor_and_verify_through_the_real_cli(flask_cli, chain):
     assert broken.returncode == 1
     assert f"BROKEN at audit event {chain[-1]}: it is missing" in broken.stdout
     assert "Traceback" not in broken.stdout + broken.stderr
+
+
+def test_an_anchor_file_that_cannot_be_written_is_a_clear_error(runner, chain, app, tmp_path, monkeypatch):
+    monkeypatch.setitem(app.config, "AUDIT_ANCHOR_FILE", str(tmp_path / "missing-folder" / "anchors.jsonl"))
+    db.session.remove()
+    result = runner.invoke(args=["crm", "audit", "anchor"])
+    assert result.exit_code == 1
+    assert "cannot write the audit anchor file" in result.output and "check AUDIT_ANCHOR_FILE" in result.output
+    assert "Traceback" not in result.output
