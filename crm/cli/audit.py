@@ -57,7 +57,11 @@ def _anchors(count):
 def anchor():
     """Write the chain's head to the anchor file and the log now (the scheduler does it every
     10 minutes)."""
-    written = write_anchor(db.session)
+    try:
+        written = write_anchor(db.session)
+    except AnchorError as exc:
+        click.echo(f"{exc}.")
+        raise click.exceptions.Exit(1) from None
     if written is None:
         click.echo(f"Nothing new to anchor: the log is empty or its newest event is already the last "
                    f"anchor in {anchor_path()}.")

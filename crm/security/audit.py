@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 
-from sqlalchemy import event, select, text, update
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.orm import Session
 
 from ..extensions import db
@@ -155,12 +155,13 @@ class ChainReport:
         return self.broken_id is None
 
 
-def verify_chain(session=None, batch=5000, anchors=()):
+def verify_chain(session=None, batch=5000, anchors=(), since=None):
     """Walk the log in id order; report the first row whose hash or link is wrong.
 
     ``anchors`` (``audit_anchor.Anchor``) pin the hash of a row as it was when the anchor
     was written outside the database: a row with another hash, or no row, means the log
-    was rewritten or cut after that, which the chain alone cannot show.
+    was rewritten or cut after that, which the chain alone cannot show. With ``since`` (an
+    anchor) only the rows after it are walked, once its own row is checked against it.
     """
     session = session or db.session
     pinned = {}
@@ -169,6 +170,14 @@ def verify_chain(session=None, batch=5000, anchors=()):
     prev = GENESIS
     checked = 0
     last_id = 0
+    if since is not None:
+        found = session.scalar(select(AuditEvent.hash).where(AuditEvent.id == since.event_id))
+        if found is None:
+            last_id = session.scalar(select(func.max(AuditEvent.id))) or 0
+            return ChainReport(0, since.event_id, _missing(since, last_id))
+        if found != since.hash:
+            return ChainReport(0, since.event_id, _differs(since))
+        prev, last_id = since.hash, since.event_id
     while True:
         rows = session.execute(
             select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
@@ -183,19 +192,25 @@ def verify_chain(session=None, batch=5000, anchors=()):
                 return ChainReport(checked, row.id, "its content does not match its hash (the row was edited)")
             for anchor in pinned.pop(row.id, ()):
                 if anchor.hash != row.hash:
-                    return ChainReport(checked, row.id, f"its hash differs from the anchor in {anchor.source}"
-                                                        f"{_written(anchor)} (the log was rewritten from here or before)")
+                    return ChainReport(checked, row.id, _differs(anchor))
             prev = row.hash
             checked += 1
             last_id = row.id
         session.expunge_all()
     if pinned:
         missing = min(pinned)
-        anchor = pinned[missing][0]
-        how = "the newest events were deleted" if missing > last_id else "it was deleted and the chain re-linked"
-        return ChainReport(checked, missing, f"it is missing, but {anchor.source} anchored it{_written(anchor)} ({how})")
+        return ChainReport(checked, missing, _missing(pinned[missing][0], last_id))
     newest = max(anchors, key=lambda a: a.event_id, default=None)
     return ChainReport(checked, anchors=len(anchors), newest_anchor=newest)
+
+
+def _differs(anchor):
+    return f"its hash differs from the anchor in {anchor.source}{_written(anchor)} (the log was rewritten from here or before)"
+
+
+def _missing(anchor, last_id):
+    how = "the newest events were deleted" if anchor.event_id > last_id else "it was deleted and the chain re-linked"
+    return f"it is missing, but {anchor.source} anchored it{_written(anchor)} ({how})"
 
 
 def _written(anchor):

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from ..errors import ConfigurationError
 from ..models.audit import AuditEvent
 from ..models.base import utcnow
+from .audit import verify_chain
 from .crypto import crypto
 from .keyring import KeyringError, derive_key
 
@@ -71,9 +72,16 @@ def write_anchor(session, path=None):
     if head is None:
         return None
     event_id, digest = head
-    last = _last_line(path)
-    if last is not None and last.get("id") == event_id and last.get("hash") == digest:
-        return None
+    last = _last_anchor(path)
+    if last is not None:
+        report = verify_chain(session, since=last)
+        if not report.ok:
+            # Operators alert on this line; the job fails and shows on the jobs page.
+            log.error("audit chain BROKEN at audit event %s: %s", report.broken_id, report.reason)
+            raise AnchorError(f"audit chain BROKEN at audit event {report.broken_id}: {report.reason}. "
+                              "No anchor was written; run `flask crm audit verify` and treat it as an incident")
+        if (last.event_id, last.hash) == head:
+            return None
     at = utcnow().replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
     key_id = crypto().keyring.active_id
     line = {"id": event_id, "hash": digest, "at": at, "key": key_id, "mac": _mac(key_id, event_id, digest, at)}
@@ -93,18 +101,16 @@ def write_anchor(session, path=None):
     return Anchor(event_id, digest, at, str(path))
 
 
-def _last_line(path):
+def _last_anchor(path):
+    """The file's last anchor, checked against its MAC (None: no file, or a retired key)."""
     try:
         with open(path, "rb") as handle:
             handle.seek(0, os.SEEK_END)
             handle.seek(max(0, handle.tell() - _TAIL_BYTES))
-            lines = handle.read().splitlines()
+            lines = [line for line in handle.read().splitlines() if line.strip()]
     except FileNotFoundError:
         return None
-    try:
-        return json.loads(lines[-1]) if lines else None
-    except ValueError:
-        return None  # a damaged last line: a new anchor follows it, verify reports it
+    return _checked(lines[-1].decode("utf-8", "replace"), f"the last line of {path}") if lines else None
 
 
 def read_anchors(path=None):
@@ -128,24 +134,30 @@ def read_anchors(path=None):
 def _checked_lines(handle, path):
     anchors, retired = [], 0
     for number, raw in enumerate(handle, start=1):
-        if not raw.strip():
-            continue
-        where = f"line {number} of {path}"
-        try:
-            line = json.loads(raw)
-            event_id, digest, at, key_id, mac = line["id"], line["hash"], line["at"], line["key"], line["mac"]
-            int(event_id)
-        except (ValueError, KeyError, TypeError):
-            raise AnchorError(f"{where} is not an anchor (the file was edited or damaged)") from None
-        try:
-            expected = _mac(key_id, event_id, digest, at)
-        except KeyringError:
-            retired += 1
-            continue
-        if not hmac.compare_digest(expected, str(mac)):
-            raise AnchorError(f"{where} does not match its MAC (the anchor was edited or forged)")
-        anchors.append(Anchor(int(event_id), str(digest), at, where))
+        if raw.strip():
+            anchor = _checked(raw, f"line {number} of {path}")
+            if anchor is None:
+                retired += 1
+            else:
+                anchors.append(anchor)
     return anchors, retired
+
+
+def _checked(raw, where):
+    """The ``Anchor`` on one line once its MAC is checked; None if its key generation is retired."""
+    try:
+        line = json.loads(raw)
+        event_id, digest, at, key_id, mac = line["id"], line["hash"], line["at"], line["key"], line["mac"]
+        int(event_id)
+    except (ValueError, KeyError, TypeError):
+        raise AnchorError(f"{where} is not an anchor (the file was edited or damaged)") from None
+    try:
+        expected = _mac(key_id, event_id, digest, at)
+    except KeyringError:
+        return None
+    if not hmac.compare_digest(expected, str(mac)):
+        raise AnchorError(f"{where} does not match its MAC (the anchor was edited or forged)")
+    return Anchor(int(event_id), str(digest), at, where)
 
 
 def parse_anchor(text):

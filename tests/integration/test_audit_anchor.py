@@ -217,3 +217,53 @@ def test_an_anchor_file_that_cannot_be_written_is_a_clear_error(runner, chain, a
     assert result.exit_code == 1
     assert "cannot write the audit anchor file" in result.output and "check AUDIT_ANCHOR_FILE" in result.output
     assert "Traceback" not in result.output
+
+
+# --- the anchor job checks what happened since the last anchor ---------------------------
+
+def test_the_job_checks_the_rows_since_the_last_anchor_and_then_anchors(app, chain, make_contact):
+    _anchor()
+    make_contact("Ola Nowak")
+    assert anchor_audit_chain()["anchored"] > chain[-1]
+    assert len(_lines(app)) == 2
+
+
+@pytest.mark.parametrize("tamper", ["cut", "rewrite", "edit_after_anchor"])
+def test_the_job_refuses_to_anchor_a_tampered_chain_and_logs_an_error(app, chain, make_contact, captured_logs,
+                                                                       runner, tamper):
+    from crm.security.audit_anchor import AnchorError
+
+    _anchor()
+    if tamper == "cut":  # the anchored row and the ones after it go; new events follow
+        with db.engine.begin() as conn:
+            conn.execute(text("DELETE FROM audit_event WHERE id >= :id"), {"id": chain[3]})
+        db.session.remove()
+        make_contact("Ola Nowak")
+        expected = f"audit chain BROKEN at audit event {chain[-1]}: it is missing"
+    elif tamper == "rewrite":
+        _rewrite_from(chain[1], "contact.view")
+        expected = f"audit chain BROKEN at audit event {chain[-1]}: its hash differs from the anchor"
+    else:
+        make_contact("Ola Nowak")
+        newer = db.session.scalars(select(AuditEvent.id).order_by(AuditEvent.id.desc())).first()
+        with db.engine.begin() as conn:
+            conn.execute(text("UPDATE audit_event SET action = 'contact.view' WHERE id = :id"), {"id": newer})
+        expected = f"audit chain BROKEN at audit event {newer}: its content does not match its hash"
+    db.session.remove()
+    with pytest.raises(AnchorError, match="No anchor was written"):
+        anchor_audit_chain()
+    assert len(_lines(app)) == 1  # a tampered chain is never anchored
+    errors = [line for line in captured_logs if "audit chain BROKEN" in line]
+    assert errors and expected in errors[0] and "Ola" not in errors[0]
+    result = runner.invoke(args=["crm", "audit", "anchor"])
+    assert result.exit_code == 1 and expected in result.output
+
+
+def test_the_job_refuses_a_forged_last_anchor(app, chain):
+    from crm.security.audit_anchor import AnchorError
+
+    _anchor()
+    path = anchor_path(app)
+    path.write_text(path.read_text() + json.dumps(dict(_lines(app)[0], hash="0" * 64)) + "\n")
+    with pytest.raises(AnchorError, match="the last line of .* does not match its MAC"):
+        anchor_audit_chain()
