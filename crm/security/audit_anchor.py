@@ -66,22 +66,25 @@ def chain_head(session):
 
 def write_anchor(session, path=None):
     """Append the chain's head to the anchor file and the log, unless it is already the last
-    anchor there (an idle night writes nothing). Returns the ``Anchor`` written, or None."""
+    anchor there (an idle night writes nothing). Returns the ``Anchor`` written, or None.
+
+    The chain since the last anchor is checked first (all of it before the first anchor):
+    a tampered chain raises ``AnchorError`` and is never anchored."""
     path = Path(path or anchor_path())
     head = chain_head(session)
     if head is None:
         return None
     event_id, digest = head
     last = _last_anchor(path)
-    if last is not None:
-        report = verify_chain(session, since=last)
-        if not report.ok:
-            # Operators alert on this line; the job fails and shows on the jobs page.
-            log.error("audit chain BROKEN at audit event %s: %s", report.broken_id, report.reason)
-            raise AnchorError(f"audit chain BROKEN at audit event {report.broken_id}: {report.reason}. "
-                              "No anchor was written; run `flask crm audit verify` and treat it as an incident")
-        if (last.event_id, last.hash) == head:
-            return None
+    # Only the rows since the last anchor; the whole log when there is none yet (the first run).
+    report = verify_chain(session, since=last)
+    if not report.ok:
+        # Operators alert on this line; the job fails and shows on the jobs page.
+        log.error("audit chain BROKEN at audit event %s: %s", report.broken_id, report.reason)
+        raise AnchorError(f"audit chain BROKEN at audit event {report.broken_id}: {report.reason}. "
+                          "No anchor was written; run `flask crm audit verify` and treat it as an incident")
+    if last is not None and (last.event_id, last.hash) == head:
+        return None
     at = utcnow().replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
     key_id = crypto().keyring.active_id
     line = {"id": event_id, "hash": digest, "at": at, "key": key_id, "mac": _mac(key_id, event_id, digest, at)}

@@ -267,3 +267,13 @@ def test_the_job_refuses_a_forged_last_anchor(app, chain):
     path.write_text(path.read_text() + json.dumps(dict(_lines(app)[0], hash="0" * 64)) + "\n")
     with pytest.raises(AnchorError, match="the last line of .* does not match its MAC"):
         anchor_audit_chain()
+
+
+def test_the_first_anchor_is_written_only_over_an_intact_log(app, chain):
+    from crm.security.audit_anchor import AnchorError
+
+    with db.engine.begin() as conn:  # tampered before anchoring was ever switched on
+        conn.execute(text("UPDATE audit_event SET action = 'contact.view' WHERE id = :id"), {"id": chain[1]})
+    with pytest.raises(AnchorError, match=f"BROKEN at audit event {chain[1]}: its content does not match"):
+        anchor_audit_chain()
+    assert not anchor_path(app).exists()
