@@ -12,8 +12,9 @@ cron.register(periodic.reconcile, "maintenance", interval=60)
 # Audit events keep the client address only for AUDIT_IP_RETENTION_DAYS.
 cron.register(periodic.forget_audit_addresses, "maintenance", interval=24 * 3600)
 # The audit chain's head goes outside the database (a file and the log): cut-off or
-# rewritten events then show in `flask crm audit verify` (decision 0033).
-cron.register(periodic.anchor_audit_chain, "maintenance", interval=600)
+# rewritten events then show in `flask crm audit verify` (decision 0033). The first run
+# verifies the whole log (34 µs an event: about 3.5 minutes at 6 million), hence the timeout.
+cron.register(periodic.anchor_audit_chain, "maintenance", interval=600, job_timeout=3600)
 # Erasures and data-rights lookups whose job Redis lost are queued again (the database holds them).
 cron.register(periodic.reconcile_data_rights, "maintenance", interval=60)
 # Uploaded sheets, rejected-row files and exports expire; their bytes go with them.
