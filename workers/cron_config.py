@@ -13,7 +13,7 @@ cron.register(periodic.reconcile, "maintenance", interval=60)
 cron.register(periodic.forget_audit_addresses, "maintenance", interval=24 * 3600)
 # The audit chain's head goes outside the database (a file and the log): cut-off or
 # rewritten events then show in `flask crm audit verify` (decision 0033). The first run
-# verifies the whole log (34 µs an event: about 3.5 minutes at 6 million), hence the timeout.
+# verifies the whole log (33-39 µs an event, bench/audit_verify.py), hence the timeout.
 cron.register(periodic.anchor_audit_chain, "maintenance", interval=600, job_timeout=3600)
 # Erasures and data-rights lookups whose job Redis lost are queued again (the database holds them).
 cron.register(periodic.reconcile_data_rights, "maintenance", interval=60)
