@@ -161,6 +161,8 @@ def main():
             ("search by phone", lambda: client.post("/contacts/", data={"q": next(people).phone})),
             ("search by name word",
              lambda: client.post("/contacts/", data={"q": next(people).full_name.split()[-1]})),
+            ("reports", lambda: client.get("/reports/")),
+            ("reports, no clearance", lambda: plain.get("/reports/")),
         ]
         rows = []
         for label, call in pages:

@@ -182,8 +182,10 @@ def register_workspace(app):
 
 def register_followups(app):
     from .followups import views as followup_views
+    from .reports import views as report_views
 
     app.register_blueprint(followup_views.bp)
+    app.register_blueprint(report_views.bp)
 
 
 def register_auth(app):

@@ -149,7 +149,8 @@ def _visible_contact_ids(user):
     return select(Contact.id).where(contact_clause(user))
 
 
-def _path_clause(column, user):
+def path_clause(column, user):
+    """A WHERE clause on a path ``column`` keeping the paths ``user`` may see (NULL: no path)."""
     if has_clearance(user):
         return true()
     return or_(column.is_(None), column.not_in(RESTRICTED_PATHS))
@@ -162,13 +163,13 @@ def visible_contacts(stmt, user):
 
 def visible_path_choices(stmt, user):
     """``stmt`` (selecting from PathChoice) narrowed to what ``user`` may see."""
-    return stmt.where(_path_clause(PathChoice.path, user),
+    return stmt.where(path_clause(PathChoice.path, user),
                       PathChoice.contact_id.in_(_visible_contact_ids(user)))
 
 
 def visible_followups(stmt, user):
     """``stmt`` (selecting from FollowUp) narrowed to what ``user`` may see."""
-    return stmt.where(_path_clause(FollowUp.path, user),
+    return stmt.where(path_clause(FollowUp.path, user),
                       FollowUp.contact_id.in_(_visible_contact_ids(user)))
 
 

@@ -56,6 +56,7 @@ ROUTE_PERMISSIONS = {
     "meetings.new": "meetings.manage",
     "meetings.edit": "meetings.manage",
     "meetings.capture": "contacts.create",
+    "reports.index": "reports.view",  # counts only, through the permission filters
     "triage.index": "triage.work",
     "triage.act": "triage.work",
     # two-person approvals (crm/approvals/): the services decide who may ask and decide what

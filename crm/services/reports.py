@@ -1,0 +1,109 @@
+"""Counts for the reports page: people on each path by stage, new contacts per week, and
+what came of the recent meetings.
+
+Counts only, never a name. Every query goes through the permission helpers, so a
+coordinator without clearance gets no bar, row or total of a restricted path or of a
+clearance-only contact, and archived contacts count for nobody. Each figure is one grouped
+query, whatever the number of contacts: weeks are bucketed in SQL by a CASE over their
+bounds, which SQLite and PostgreSQL read alike.
+"""
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy import case, distinct, func, select
+
+from ..extensions import db
+from ..models import Attendance, Contact, Meeting, PathChoice
+from ..models.base import utcnow
+from ..models.enums import CONTACT_SOURCES, CONTACT_STATUSES, PATHS, RESTRICTED_PATHS, STAGES
+from ..security import audit, permissions
+
+WEEKS = 12
+MEETINGS = 10
+MOVED_ON = ("contacted", "screening", "active")  # a person met who went past "interested"
+
+
+@dataclass(frozen=True)
+class Funnel:
+    paths: tuple  # the paths the viewer may see, in PATHS order
+    counts: dict  # {(path, stage): people}
+
+    def total(self, path):
+        return sum(self.counts.get((path, stage), 0) for stage in STAGES)
+
+
+@dataclass(frozen=True)
+class Weekly:
+    starts: tuple  # the Monday of each week, oldest first; the last is this week
+    counts: dict  # {(week index, source): new contacts}
+
+    def total(self, week):
+        return sum(self.counts.get((week, source), 0) for source in CONTACT_SOURCES)
+
+
+@dataclass(frozen=True)
+class MeetingRow:
+    meeting: Meeting
+    met: int  # people recorded there whom the viewer may see
+    moved_on: int  # of those, people with a path past "interested"
+
+
+@dataclass(frozen=True)
+class Overview:
+    statuses: dict  # {status: contacts}
+    funnel: Funnel
+    weekly: Weekly
+    meetings: list  # [MeetingRow], newest first
+
+
+def overview(user, today=None):
+    """Everything the reports page shows for ``user``; the view itself is audited (counts only)."""
+    today = today or utcnow().date()
+    report = Overview(statuses(user), funnel(user), weekly(user, today), recent_meetings(user, today))
+    audit.record("reports.view", None, None)
+    return report
+
+
+def statuses(user):
+    """{status: contacts ``user`` may see} (archived contacts are nobody's)."""
+    stmt = select(Contact.status, func.count()).group_by(Contact.status)
+    found = dict(db.session.execute(permissions.visible_contacts(stmt, user)).all())
+    return {status: found.get(status, 0) for status in CONTACT_STATUSES if status != "archived"}
+
+
+def funnel(user):
+    """People on each path the viewer may see, by the stage they are at on it."""
+    stmt = (select(PathChoice.path, PathChoice.stage, func.count()).join(Contact, Contact.id == PathChoice.contact_id)
+            .where(permissions.path_clause(PathChoice.path, user)).group_by(PathChoice.path, PathChoice.stage))
+    counts = {(path, stage): n for path, stage, n in db.session.execute(permissions.visible_contacts(stmt, user))}
+    cleared = permissions.has_clearance(user)
+    return Funnel(tuple(p for p in PATHS if cleared or p not in RESTRICTED_PATHS), counts)
+
+
+def weekly(user, today, weeks=WEEKS):
+    """New contacts per week (Monday to Sunday, UTC) by source, the last ``weeks`` weeks."""
+    monday = today - timedelta(days=today.weekday())
+    starts = tuple(monday - timedelta(weeks=weeks - 1 - n) for n in range(weeks))
+    bounds = [datetime.combine(day, time.min, tzinfo=UTC) for day in starts]
+    week = case(*((Contact.created_at < bound, n) for n, bound in enumerate(bounds[1:])), else_=weeks - 1)
+    stmt = (select(week, Contact.source, func.count()).where(Contact.created_at >= bounds[0])
+            .group_by(week, Contact.source))
+    counts = {(n, source): count for n, source, count in db.session.execute(permissions.visible_contacts(stmt, user))}
+    return Weekly(starts, counts)
+
+
+def recent_meetings(user, today, limit=MEETINGS):
+    """The last ``limit`` meetings held, with the people met there and how many moved on."""
+    held_by = datetime.combine(today + timedelta(days=1), time.min, tzinfo=UTC)
+    meetings = list(db.session.scalars(select(Meeting).where(Meeting.starts_at < held_by)
+                                       .order_by(Meeting.starts_at.desc(), Meeting.id).limit(limit)))
+    if not meetings:
+        return []
+    people = (select(Attendance.meeting_id, func.count(distinct(Contact.id)))
+              .join(Contact, Contact.id == Attendance.contact_id)
+              .where(Attendance.meeting_id.in_([m.id for m in meetings])).group_by(Attendance.meeting_id))
+    moved = (select(PathChoice.id).where(PathChoice.contact_id == Contact.id, PathChoice.stage.in_(MOVED_ON),
+                                         permissions.path_clause(PathChoice.path, user)).exists())
+    met = dict(db.session.execute(permissions.visible_contacts(people, user)).all())
+    moved_on = dict(db.session.execute(permissions.visible_contacts(people.where(moved), user)).all())
+    return [MeetingRow(m, met.get(m.id, 0), moved_on.get(m.id, 0)) for m in meetings]
