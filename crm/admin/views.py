@@ -159,4 +159,5 @@ def audit():
                        total=result.total, shown=[e.id for e in result.events])
     query = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("admin/audit.html", form=form, result=result, query=query,
-                           actions=audit_log.known_actions()), 200 if valid else 400
+                           actions=audit_log.known_actions(), anchoring=audit_log.anchoring()), \
+        200 if valid else 400

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -102,6 +103,32 @@ def write_anchor(session, path=None):
     # The same anchor in the log, which leaves the host: `flask crm audit verify --anchor ID:HASH`.
     log.info("audit anchor %s:%s at %s (key %s, mac %s)", event_id, digest, at, key_id, line["mac"])
     return Anchor(event_id, digest, at, str(path))
+
+
+STALE_AFTER = timedelta(minutes=30)  # three missed runs of the 10-minute job
+
+
+@dataclass(frozen=True)
+class AnchorStatus:
+    """What the audit log page says about anchoring (the job's own check is the real one)."""
+
+    last: Anchor | None  # the file's last anchor, its MAC checked
+    problem: str | None = None  # the file fails its check
+    stale: bool = False  # the log grew and nothing was anchored for STALE_AFTER
+
+
+def status(session, path=None):
+    """The anchor file's last line, checked, and whether anchoring looks stopped."""
+    path = Path(path or anchor_path())
+    try:
+        last = _last_anchor(path)
+    except AnchorError as exc:
+        return AnchorStatus(None, str(exc))
+    head = chain_head(session)
+    if last is None or head is None or head[0] == last.event_id:
+        return AnchorStatus(last)
+    written = datetime.fromisoformat(last.at.rstrip("Z")).replace(tzinfo=UTC)
+    return AnchorStatus(last, stale=utcnow() - written > STALE_AFTER)
 
 
 def _last_anchor(path):

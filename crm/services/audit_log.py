@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import AuditEvent, User
+from ..security import audit_anchor
 
 PER_PAGE = 50
 
@@ -90,3 +91,8 @@ def describe(flt):
 def known_actions():
     """The distinct action names in the log, for the filter's suggestions."""
     return list(db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+
+
+def anchoring():
+    """The anchor file's last anchor and whether anchoring looks stopped (decision 0033)."""
+    return audit_anchor.status(db.session)

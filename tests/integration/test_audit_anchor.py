@@ -277,3 +277,27 @@ def test_the_first_anchor_is_written_only_over_an_intact_log(app, chain):
     with pytest.raises(AnchorError, match=f"BROKEN at audit event {chain[1]}: its content does not match"):
         anchor_audit_chain()
     assert not anchor_path(app).exists()
+
+
+# --- what the audit log page tells admins ---------------------------------------------
+
+def test_the_audit_page_says_how_far_the_log_is_anchored(signed_in, chain, app, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from crm.security import audit_anchor
+
+    admin = signed_in("admin")
+    assert "Not anchored outside the database yet" in admin.get("/admin/audit").get_data(as_text=True)
+    anchored = _anchor()
+    body = admin.get("/admin/audit").get_data(as_text=True)
+    assert f"Anchored outside the database up to audit event {anchored.event_id}, at {anchored.at}." in body
+    anchor_path(app).unlink()  # an anchor an hour old, and the log has grown since (each page view adds one)
+    monkeypatch.setattr(audit_anchor, "utcnow", lambda: datetime.now(UTC) - timedelta(hours=1))
+    old = _anchor()
+    monkeypatch.undo()
+    body = admin.get("/admin/audit").get_data(as_text=True)
+    assert f"nothing has been anchored outside the database since {old.at}: is the scheduler running?" in body
+    path = anchor_path(app)
+    path.write_text(path.read_text() + json.dumps(dict(_lines(app)[-1], hash="0" * 64)) + "\n")
+    body = admin.get("/admin/audit").get_data(as_text=True)
+    assert "The audit anchor file fails its check:" in body and "does not match its MAC" in body
