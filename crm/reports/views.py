@@ -4,15 +4,16 @@ The tables are the page: they read without JavaScript and to a screen reader. Ea
 is a canvas whose figures sit in a ``data-chart`` attribute (JSON, escaped by ``tojson``),
 drawn by ``static/js/reports.js`` with the vendored Chart.js: no inline script (CSP).
 """
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 
-from ..contacts.labels import PATHS, SOURCES, STAGES
+from ..contacts.labels import PATHS, SOURCES, STAGES, options
 from ..models.enums import CONTACT_SOURCES
 from ..models.enums import STAGES as STAGE_KEYS
 from ..security.permissions import current_actor, require
 from ..services import reports
+from .forms import ReportFilterForm
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 MET = _l("People met")
@@ -22,11 +23,16 @@ MOVED_ON = _l("Moved on")
 @bp.get("/")
 @require("reports.view")
 def index():
-    report = reports.overview(current_actor())
+    form = ReportFilterForm(request.args)
+    form.city.choices = options([("", "—")] + [(city, city) for city in reports.meeting_cities()])
+    valid = form.validate()
+    city = (form.city.data or None) if valid else None
+    weeks = int(form.weeks.data) if valid and form.weeks.data else reports.WEEKS
+    report = reports.overview(current_actor(), city=city, weeks=weeks)
     charts = {"funnel": _funnel_chart(report.funnel), "weekly": _weekly_chart(report.weekly),
               "meetings": _meetings_chart(report.meetings)}
-    return render_template("reports/index.html", report=report, charts=charts, weeks=reports.WEEKS,
-                           met_label=MET, moved_on_label=MOVED_ON)
+    return render_template("reports/index.html", form=form, report=report, charts=charts, weeks=weeks, city=city,
+                           met_label=MET, moved_on_label=MOVED_ON), 200 if valid else 400
 
 
 def _funnel_chart(funnel):

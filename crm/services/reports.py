@@ -10,7 +10,7 @@ bounds, which SQLite and PostgreSQL read alike.
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import case, distinct, func, select
+from sqlalchemy import case, distinct, exists, func, select
 
 from ..extensions import db
 from ..models import Attendance, Contact, Meeting, PathChoice
@@ -56,47 +56,70 @@ class Overview:
     meetings: list  # [MeetingRow], newest first
 
 
-def overview(user, today=None):
-    """Everything the reports page shows for ``user``; the view itself is audited (counts only)."""
+def overview(user, today=None, city=None, weeks=WEEKS):
+    """Everything the reports page shows for ``user``; the view itself is audited (counts only).
+
+    ``city`` narrows every figure to the people met at a meeting in that city (and the
+    meetings to that city's).
+    """
     today = today or utcnow().date()
-    report = Overview(statuses(user), funnel(user), weekly(user, today), recent_meetings(user, today))
-    audit.record("reports.view", None, None)
+    report = Overview(statuses(user, city), funnel(user, city), weekly(user, today, weeks, city),
+                      recent_meetings(user, today, city=city))
+    audit.record("reports.view", None, None, city=city, weeks=weeks)
     return report
 
 
-def statuses(user):
+def meeting_cities():
+    """The cities meetings were held in, for the filter (public, like the meetings list)."""
+    return list(db.session.scalars(select(Meeting.city).distinct().order_by(Meeting.city)))
+
+
+def _met_in(city):
+    return exists().where(Attendance.contact_id == Contact.id, Attendance.meeting_id == Meeting.id,
+                          Meeting.city == city)
+
+
+def _visible(stmt, user, city):
+    stmt = permissions.visible_contacts(stmt, user)
+    return stmt.where(_met_in(city)) if city else stmt
+
+
+def statuses(user, city=None):
     """{status: contacts ``user`` may see} (archived contacts are nobody's)."""
     stmt = select(Contact.status, func.count()).group_by(Contact.status)
-    found = dict(db.session.execute(permissions.visible_contacts(stmt, user)).all())
+    found = dict(db.session.execute(_visible(stmt, user, city)).all())
     return {status: found.get(status, 0) for status in CONTACT_STATUSES if status != "archived"}
 
 
-def funnel(user):
+def funnel(user, city=None):
     """People on each path the viewer may see, by the stage they are at on it."""
     stmt = (select(PathChoice.path, PathChoice.stage, func.count()).join(Contact, Contact.id == PathChoice.contact_id)
             .where(permissions.path_clause(PathChoice.path, user)).group_by(PathChoice.path, PathChoice.stage))
-    counts = {(path, stage): n for path, stage, n in db.session.execute(permissions.visible_contacts(stmt, user))}
+    counts = {(path, stage): n for path, stage, n in db.session.execute(_visible(stmt, user, city))}
     cleared = permissions.has_clearance(user)
     return Funnel(tuple(p for p in PATHS if cleared or p not in RESTRICTED_PATHS), counts)
 
 
-def weekly(user, today, weeks=WEEKS):
+def weekly(user, today, weeks=WEEKS, city=None):
     """New contacts per week (Monday to Sunday, UTC) by source, the last ``weeks`` weeks."""
     monday = today - timedelta(days=today.weekday())
     starts = tuple(monday - timedelta(weeks=weeks - 1 - n) for n in range(weeks))
     bounds = [datetime.combine(day, time.min, tzinfo=UTC) for day in starts]
     week = case(*((Contact.created_at < bound, n) for n, bound in enumerate(bounds[1:])), else_=weeks - 1)
-    stmt = (select(week, Contact.source, func.count()).where(Contact.created_at >= bounds[0])
-            .group_by(week, Contact.source))
-    counts = {(n, source): count for n, source, count in db.session.execute(permissions.visible_contacts(stmt, user))}
+    end = datetime.combine(monday + timedelta(weeks=1), time.min, tzinfo=UTC)
+    stmt = (select(week, Contact.source, func.count())
+            .where(Contact.created_at >= bounds[0], Contact.created_at < end).group_by(week, Contact.source))
+    counts = {(n, source): count for n, source, count in db.session.execute(_visible(stmt, user, city))}
     return Weekly(starts, counts)
 
 
-def recent_meetings(user, today, limit=MEETINGS):
+def recent_meetings(user, today, limit=MEETINGS, city=None):
     """The last ``limit`` meetings held, with the people met there and how many moved on."""
     held_by = datetime.combine(today + timedelta(days=1), time.min, tzinfo=UTC)
-    meetings = list(db.session.scalars(select(Meeting).where(Meeting.starts_at < held_by)
-                                       .order_by(Meeting.starts_at.desc(), Meeting.id).limit(limit)))
+    held = select(Meeting).where(Meeting.starts_at < held_by)
+    if city:
+        held = held.where(Meeting.city == city)
+    meetings = list(db.session.scalars(held.order_by(Meeting.starts_at.desc(), Meeting.id).limit(limit)))
     if not meetings:
         return []
     people = (select(Attendance.meeting_id, func.count(distinct(Contact.id)))

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from crm.extensions import db
-from crm.models import Attendance, AuditEvent, Contact
+from crm.models import Attendance, AuditEvent, Contact, Meeting
 from crm.services import reports
 from crm.services.contacts import move_stage
 from crm.services.meetings import MeetingData, create_meeting
@@ -135,3 +135,38 @@ def test_the_figures_are_a_few_grouped_queries(make_contact, viewers):
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     assert len(statements) <= 6, statements
+
+
+def test_a_city_narrows_every_figure_to_the_people_met_there(people, viewers, make_contact):
+    wroclaw = create_meeting(MeetingData(city="Wrocław", country="PL", starts_at=datetime(2026, 11, 20, 18)))
+    vilnius = create_meeting(MeetingData(city="Vilnius", country="LT", starts_at=datetime(2026, 11, 21, 18)))
+    for name in ("ala", "bo"):
+        db.session.add(Attendance(meeting_id=wroclaw.id, contact_id=people[name].id))
+    db.session.add(Attendance(meeting_id=vilnius.id, contact_id=people["cyr"].id))
+    db.session.commit()
+    cleared = viewers["cleared"]
+    assert reports.meeting_cities() == ["Vilnius", "Wrocław"]
+    report = reports.overview(cleared, TODAY, city="Wrocław")
+    assert report.statuses["new"] == 2
+    assert report.funnel.counts == {("volunteering", "interested"): 1, ("volunteering", "contacted"): 1}
+    assert sum(report.weekly.counts.values()) == 0  # created today: after the week of TODAY
+    assert [row.meeting.id for row in report.meetings] == [wroclaw.id]
+    now = reports.weekly(cleared, datetime.now(UTC).date(), city="Vilnius")
+    assert sum(now.counts.values()) == 1
+    assert reports.funnel(cleared, "Vilnius").counts == {("volunteering", "interested"): 1,
+                                                         ("combat_service", "contacted"): 1}
+
+
+def test_the_filters_over_http(signed_in, people):
+    create_meeting(MeetingData(city="Wrocław", country="PL", starts_at=datetime(2026, 11, 20, 18)))
+    db.session.add(Attendance(meeting_id=db.session.scalars(select(Meeting.id)).one(), contact_id=people["ala"].id))
+    db.session.commit()
+    lead = signed_in("coordinator")
+    body = lead.get("/reports/?city=Wroc%C5%82aw&weeks=4").get_data(as_text=True)
+    assert "Only people met at a meeting in Wrocław." in body
+    assert len(_chart(body, "weekly")["labels"]) == 4
+    assert _chart(body, "funnel")["datasets"][0]["data"] == [0, 1]  # Ala alone, interested in volunteering
+    refused = lead.get("/reports/?city=Atlantis&weeks=5")
+    assert refused.status_code == 400
+    assert "Not a valid choice" in refused.get_data(as_text=True)
+    assert len(_chart(refused.get_data(as_text=True), "weekly")["labels"]) == reports.WEEKS  # the defaults shown
