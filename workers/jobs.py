@@ -114,18 +114,6 @@ def apply_followup_rules(stage_change_id):
         return followup_firing.apply_rules(int(stage_change_id))
 
 
-def apply_followup_rules(stage_change_id):
-    """Create the follow-ups the active rules ask for when a path entered a stage.
-
-    Idempotent (``rule_key``); a stage change or contact deleted meanwhile is a
-    no-op counted as ``missing`` in the result.
-    """
-    from crm.services import followup_firing
-
-    with job_context():
-        return followup_firing.apply_rules(int(stage_change_id))
-
-
 def remind_followup(followup_id):
     """Scheduled for just after a follow-up falls due: remind its assignee if it is still open
     (the periodic scan does the same for every follow-up; the Outbox key makes it once)."""

@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..errors import ServiceError
 from ..extensions import db
 from ..jobs import enqueue
-from ..security import audit, permissions
+from ..security import audit
 from ..security.permissions import current_actor, require
 from ..services import duplicates as duplicate_service
 from ..services import merge as merge_service

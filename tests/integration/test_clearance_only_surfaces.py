@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import AuditEvent, Contact, FollowUp

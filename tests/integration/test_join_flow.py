@@ -12,7 +12,6 @@ from crm.extensions import db
 from crm.models import Contact, ContactNote, PendingRegistration
 from crm.models.base import utcnow
 from crm.services import registration
-from crm.services import triage as triage_service
 from tests.integration.join_helpers import confirm_link, press_confirm, quick_forms, submit  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("quick_forms")

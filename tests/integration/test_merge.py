@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from crm.errors import NotFound, ServiceError
 from crm.extensions import db
-from crm.models import Attendance, AuditEvent, Contact, ContactNote, FollowUp, PathChoice, StageChange
+from crm.models import Attendance, AuditEvent, Contact, ContactNote, FollowUp
 from crm.models.base import utcnow
 from crm.models.merge import ContactMerge
 from crm.services import merge as merge_service

@@ -1,6 +1,6 @@
 """Retention: an archived person is hidden on every surface; the admin page, holds and restores."""
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 

@@ -2,7 +2,7 @@
 import re
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 
 from crm.errors import ServiceError
 from crm.extensions import db
