@@ -30,7 +30,7 @@ def index():
     weeks = int(form.weeks.data) if valid and form.weeks.data else reports.WEEKS
     report = reports.overview(current_actor(), city=city, weeks=weeks)
     charts = {"funnel": _funnel_chart(report.funnel), "weekly": _weekly_chart(report.weekly),
-              "meetings": _meetings_chart(report.meetings)}
+              "meetings": _meetings_chart(report.meetings), "cities": _cities_chart(report.cities)}
     return render_template("reports/index.html", form=form, report=report, charts=charts, weeks=weeks, city=city,
                            met_label=MET, moved_on_label=MOVED_ON), 200 if valid else 400
 
@@ -51,5 +51,11 @@ def _weekly_chart(weekly):
 def _meetings_chart(rows):
     rows = list(reversed(rows))  # oldest first, left to right
     return {"labels": [f"{format_date(row.meeting.starts_at, 'd MMM')} · {row.meeting.city}" for row in rows],
+            "datasets": [{"label": str(MET), "data": [row.met for row in rows]},
+                         {"label": str(MOVED_ON), "data": [row.moved_on for row in rows]}]}
+
+
+def _cities_chart(rows):
+    return {"labels": [row.city for row in rows],
             "datasets": [{"label": str(MET), "data": [row.met for row in rows]},
                          {"label": str(MOVED_ON), "data": [row.moved_on for row in rows]}]}

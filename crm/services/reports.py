@@ -1,11 +1,11 @@
 """Counts for the reports page: people on each path by stage, new contacts per week, and
-what came of the recent meetings.
+what came of the recent meetings and of each meeting city.
 
 Counts only, never a name. Every query goes through the permission helpers, so a
 coordinator without clearance gets no bar, row or total of a restricted path or of a
-clearance-only contact, and archived contacts count for nobody. Each figure is one grouped
-query, whatever the number of contacts: weeks are bucketed in SQL by a CASE over their
-bounds, which SQLite and PostgreSQL read alike.
+clearance-only contact, and archived contacts count for nobody. Each figure is one or two
+grouped queries, whatever the number of contacts: weeks are bucketed in SQL by a CASE over
+their bounds, which SQLite and PostgreSQL read alike.
 """
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -49,11 +49,20 @@ class MeetingRow:
 
 
 @dataclass(frozen=True)
+class CityRow:
+    city: str
+    meetings: int  # meetings held there
+    met: int  # people recorded at them whom the viewer may see (each once)
+    moved_on: int  # of those, people with a path past "interested"
+
+
+@dataclass(frozen=True)
 class Overview:
     statuses: dict  # {status: contacts}
     funnel: Funnel
     weekly: Weekly
     meetings: list  # [MeetingRow], newest first
+    cities: list  # [CityRow], most people met first
 
 
 def overview(user, today=None, city=None, weeks=WEEKS):
@@ -64,7 +73,7 @@ def overview(user, today=None, city=None, weeks=WEEKS):
     """
     today = today or utcnow().date()
     report = Overview(statuses(user, city), funnel(user, city), weekly(user, today, weeks, city),
-                      recent_meetings(user, today, city=city))
+                      recent_meetings(user, today, city=city), cities(user, today, city))
     audit.record("reports.view", None, None, city=city, weeks=weeks)
     return report
 
@@ -113,10 +122,33 @@ def weekly(user, today, weeks=WEEKS, city=None):
     return Weekly(starts, counts)
 
 
+def _held_by(today):
+    return datetime.combine(today + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def _moved_on(user):
+    """The contact has a path the viewer may see that went past "interested"."""
+    return (select(PathChoice.id).where(PathChoice.contact_id == Contact.id, PathChoice.stage.in_(MOVED_ON),
+                                        permissions.path_clause(PathChoice.path, user)).exists())
+
+
+def cities(user, today, city=None):
+    """Per meeting city: meetings held, people met there and how many of them moved on."""
+    held = select(Meeting.city, func.count()).where(Meeting.starts_at < _held_by(today)).group_by(Meeting.city)
+    met = (select(Meeting.city, func.count(distinct(Contact.id)),
+                  func.count(distinct(case((_moved_on(user), Contact.id)))))
+           .join(Attendance, Attendance.meeting_id == Meeting.id).join(Contact, Contact.id == Attendance.contact_id)
+           .where(Meeting.starts_at < _held_by(today)).group_by(Meeting.city))
+    if city:
+        held, met = held.where(Meeting.city == city), met.where(Meeting.city == city)
+    people = {name: (n, moved) for name, n, moved in db.session.execute(permissions.visible_contacts(met, user))}
+    rows = [CityRow(name, count, *people.get(name, (0, 0))) for name, count in db.session.execute(held)]
+    return sorted(rows, key=lambda row: (-row.met, row.city))
+
+
 def recent_meetings(user, today, limit=MEETINGS, city=None):
     """The last ``limit`` meetings held, with the people met there and how many moved on."""
-    held_by = datetime.combine(today + timedelta(days=1), time.min, tzinfo=UTC)
-    held = select(Meeting).where(Meeting.starts_at < held_by)
+    held = select(Meeting).where(Meeting.starts_at < _held_by(today))
     if city:
         held = held.where(Meeting.city == city)
     meetings = list(db.session.scalars(held.order_by(Meeting.starts_at.desc(), Meeting.id).limit(limit)))
@@ -125,8 +157,6 @@ def recent_meetings(user, today, limit=MEETINGS, city=None):
     people = (select(Attendance.meeting_id, func.count(distinct(Contact.id)))
               .join(Contact, Contact.id == Attendance.contact_id)
               .where(Attendance.meeting_id.in_([m.id for m in meetings])).group_by(Attendance.meeting_id))
-    moved = (select(PathChoice.id).where(PathChoice.contact_id == Contact.id, PathChoice.stage.in_(MOVED_ON),
-                                         permissions.path_clause(PathChoice.path, user)).exists())
     met = dict(db.session.execute(permissions.visible_contacts(people, user)).all())
-    moved_on = dict(db.session.execute(permissions.visible_contacts(people.where(moved), user)).all())
+    moved_on = dict(db.session.execute(permissions.visible_contacts(people.where(_moved_on(user)), user)).all())
     return [MeetingRow(m, met.get(m.id, 0), moved_on.get(m.id, 0)) for m in meetings]

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.parametrize("viewport", ["phone", "laptop"])
-def test_the_reports_page_draws_its_three_charts(open_browser, enrolled_user, make_contact, viewport):
+def test_the_reports_page_draws_its_four_charts(open_browser, enrolled_user, make_contact, viewport):
     lead = enrolled_user("e2e-reports", role="coordinator", clearance=False)
     meeting = create_meeting(MeetingData(city="Vilnius", country="LT", starts_at=datetime(2026, 11, 20, 18)))
     for n in range(3):
@@ -27,7 +27,7 @@ def test_the_reports_page_draws_its_three_charts(open_browser, enrolled_user, ma
     sign_in(page, lead)
     page.click("nav.mainnav >> text=Reports")
     page.wait_for_url("**/reports/")
-    expect(page.locator("canvas[data-chart]")).to_have_count(3)
+    expect(page.locator("canvas[data-chart]")).to_have_count(4)
     page.wait_for_function("() => [...document.querySelectorAll('canvas[data-chart]')]"
                            ".every(c => window.Chart && Chart.getChart(c) && c.width > 0)")
     drawn = page.evaluate("() => Chart.getChart(document.querySelectorAll('canvas[data-chart]')[2])"

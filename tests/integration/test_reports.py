@@ -134,7 +134,7 @@ def test_the_figures_are_a_few_grouped_queries(make_contact, viewers):
         reports.overview(viewers["cleared"], TODAY)
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
-    assert len(statements) <= 6, statements
+    assert len(statements) <= 8, statements  # the user, then a few grouped queries per figure
 
 
 def test_a_city_narrows_every_figure_to_the_people_met_there(people, viewers, make_contact):
@@ -170,3 +170,18 @@ def test_the_filters_over_http(signed_in, people):
     assert refused.status_code == 400
     assert "Not a valid choice" in refused.get_data(as_text=True)
     assert len(_chart(refused.get_data(as_text=True), "weekly")["labels"]) == reports.WEEKS  # the defaults shown
+
+
+def test_each_meeting_city_counts_its_meetings_and_each_person_once(people, viewers):
+    first = create_meeting(MeetingData(city="Wrocław", country="PL", starts_at=datetime(2026, 11, 10, 18)))
+    second = create_meeting(MeetingData(city="Wrocław", country="PL", starts_at=datetime(2026, 11, 20, 18)))
+    create_meeting(MeetingData(city="Vilnius", country="LT", starts_at=datetime(2026, 11, 21, 18)))  # nobody met
+    create_meeting(MeetingData(city="Kraków", country="PL", starts_at=datetime(2026, 12, 20, 18)))  # not yet held
+    for meeting, name in ((first, "bo"), (second, "bo"), (second, "cyr"), (second, "dora")):
+        db.session.add(Attendance(meeting_id=meeting.id, contact_id=people[name].id))
+    db.session.commit()
+    rows = [(r.city, r.meetings, r.met, r.moved_on) for r in reports.cities(viewers["cleared"], TODAY)]
+    assert rows == [("Wrocław", 2, 3, 2), ("Vilnius", 1, 0, 0)]  # Bo twice is one person; Dora is interested
+    rows = [(r.city, r.meetings, r.met, r.moved_on) for r in reports.cities(viewers["uncleared"], TODAY)]
+    assert rows == [("Wrocław", 2, 2, 1), ("Vilnius", 1, 0, 0)]  # no Dora; Cyr's restricted progress unseen
+    assert [r.city for r in reports.cities(viewers["cleared"], TODAY, city="Vilnius")] == ["Vilnius"]
