@@ -119,7 +119,8 @@ def workspace(coordinator, make_user, make_contact):  # noqa: F811
 
 def pages(meeting, person):
     return [f"/meetings/{meeting.id}", "/meetings/", "/meetings/new", "/triage/", f"/triage/?meeting={meeting.id}",
-            f"/contacts/{person.id}", f"/contacts/{person.id}/edit", "/contacts/", "/home"]
+            f"/contacts/{person.id}", f"/contacts/{person.id}/edit", "/contacts/", "/home", "/reports/",
+            f"/reports/?city={meeting.city}", "/followups/", "/followups/team"]
 
 
 @pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["phone", "laptop"])
