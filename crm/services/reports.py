@@ -132,16 +132,20 @@ def _moved_on(user):
                                         permissions.path_clause(PathChoice.path, user)).exists())
 
 
+def _people_met(user, by, *where):
+    """{``by``: (people met, people moved on)} over the attendances matching ``where``: each
+    person once per group, only the people and paths ``user`` may see."""
+    stmt = (select(by, func.count(distinct(Contact.id)), func.count(distinct(case((_moved_on(user), Contact.id)))))
+            .select_from(Attendance).join(Meeting, Meeting.id == Attendance.meeting_id)
+            .join(Contact, Contact.id == Attendance.contact_id).where(*where).group_by(by))
+    return {key: (met, moved) for key, met, moved in db.session.execute(permissions.visible_contacts(stmt, user))}
+
+
 def cities(user, today, city=None):
     """Per meeting city: meetings held, people met there and how many of them moved on."""
-    held = select(Meeting.city, func.count()).where(Meeting.starts_at < _held_by(today)).group_by(Meeting.city)
-    met = (select(Meeting.city, func.count(distinct(Contact.id)),
-                  func.count(distinct(case((_moved_on(user), Contact.id)))))
-           .join(Attendance, Attendance.meeting_id == Meeting.id).join(Contact, Contact.id == Attendance.contact_id)
-           .where(Meeting.starts_at < _held_by(today)).group_by(Meeting.city))
-    if city:
-        held, met = held.where(Meeting.city == city), met.where(Meeting.city == city)
-    people = {name: (n, moved) for name, n, moved in db.session.execute(permissions.visible_contacts(met, user))}
+    where = [Meeting.starts_at < _held_by(today)] + ([Meeting.city == city] if city else [])
+    held = select(Meeting.city, func.count()).where(*where).group_by(Meeting.city)
+    people = _people_met(user, Meeting.city, *where)
     rows = [CityRow(name, count, *people.get(name, (0, 0))) for name, count in db.session.execute(held)]
     return sorted(rows, key=lambda row: (-row.met, row.city))
 
@@ -154,9 +158,5 @@ def recent_meetings(user, today, limit=MEETINGS, city=None):
     meetings = list(db.session.scalars(held.order_by(Meeting.starts_at.desc(), Meeting.id).limit(limit)))
     if not meetings:
         return []
-    people = (select(Attendance.meeting_id, func.count(distinct(Contact.id)))
-              .join(Contact, Contact.id == Attendance.contact_id)
-              .where(Attendance.meeting_id.in_([m.id for m in meetings])).group_by(Attendance.meeting_id))
-    met = dict(db.session.execute(permissions.visible_contacts(people, user)).all())
-    moved_on = dict(db.session.execute(permissions.visible_contacts(people.where(_moved_on(user)), user)).all())
-    return [MeetingRow(m, met.get(m.id, 0), moved_on.get(m.id, 0)) for m in meetings]
+    people = _people_met(user, Attendance.meeting_id, Attendance.meeting_id.in_([m.id for m in meetings]))
+    return [MeetingRow(m, *people.get(m.id, (0, 0))) for m in meetings]
