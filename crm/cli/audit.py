@@ -38,14 +38,15 @@ def verify(extra):
     newest = report.newest_anchor
     if newest is not None:
         when = f", written {newest.at}" if newest.at else ""
-        click.echo(f"{_anchors(report.anchors)} outside the database match; the newest is audit event "
+        verb = "matches" if report.anchors == 1 else "match"
+        click.echo(f"{_anchors(report.anchors)} outside the database {verb}; the newest is audit event "
                    f"{newest.event_id}{when}.")
     elif report.checked:
         click.echo(f"No anchor in {path} to check: deleting the newest events would go unnoticed. The "
                    "scheduler writes one every 10 minutes; `flask crm audit anchor` writes one now.")
     if retired:
         click.echo(f"{_anchors(retired)} made under retired keys not checked (an anchor pins every row "
-                   "up to its own, so the newer ones cover them).")
+                   "up to its own, so newer anchors cover those rows).")
 
 
 def _anchors(count):

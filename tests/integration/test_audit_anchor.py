@@ -81,7 +81,7 @@ def test_anchors_that_match_are_reported(runner, chain):
     result = _verify(runner)
     assert result.exit_code == 0, result.output
     assert "OK: 5 audit events, chain intact." in result.output
-    assert f"1 anchor outside the database match; the newest is audit event {chain[-1]}, written " in result.output
+    assert f"1 anchor outside the database matches; the newest is audit event {chain[-1]}, written " in result.output
 
 
 def test_without_anchors_verify_says_what_it_cannot_see(runner, chain, app):
@@ -160,7 +160,7 @@ def test_anchors_under_a_retired_key_are_counted_not_checked(runner, chain, app)
     path.write_text(json.dumps(dict(line, key=999, hash="f" * 64)) + "\n" + path.read_text())
     result = _verify(runner)
     assert result.exit_code == 0, result.output
-    assert "1 anchor outside the database match" in result.output
+    assert "1 anchor outside the database matches;" in result.output
     assert "1 anchor made under retired keys not checked" in result.output
 
 
