@@ -4,15 +4,20 @@ The tables are the page: they read without JavaScript and to a screen reader. Ea
 is a canvas whose figures sit in a ``data-chart`` attribute (JSON, escaped by ``tojson``),
 drawn by ``static/js/reports.js`` with the vendored Chart.js: no inline script (CSP).
 """
-from flask import Blueprint, render_template, request
+import io
+from datetime import date
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import format_date
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from ..contacts.labels import PATHS, SOURCES, STAGES, options
+from ..contacts.labels import PATHS, SOURCES, STAGES, STATUSES, options
 from ..models.enums import CONTACT_SOURCES
 from ..models.enums import STAGES as STAGE_KEYS
 from ..security.permissions import current_actor, require
 from ..services import reports
+from ..services.export_file import write_csv
 from .forms import ReportFilterForm
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -23,16 +28,55 @@ MOVED_ON = _l("Moved on")
 @bp.get("/")
 @require("reports.view")
 def index():
-    form = ReportFilterForm(request.args)
-    form.city.choices = options([("", "—")] + [(city, city) for city in reports.meeting_cities()])
-    valid = form.validate()
-    city = (form.city.data or None) if valid else None
-    weeks = int(form.weeks.data) if valid and form.weeks.data else reports.WEEKS
+    form, city, weeks = _filters()
     report = reports.overview(current_actor(), city=city, weeks=weeks)
     charts = {"funnel": _funnel_chart(report.funnel), "weekly": _weekly_chart(report.weekly),
               "meetings": _meetings_chart(report.meetings), "cities": _cities_chart(report.cities)}
     return render_template("reports/index.html", form=form, report=report, charts=charts, weeks=weeks, city=city,
-                           met_label=MET, moved_on_label=MOVED_ON), 200 if valid else 400
+                           met_label=MET, moved_on_label=MOVED_ON), 200 if not form.errors else 400
+
+
+@bp.get("/counts.csv")
+@require("reports.view")
+def counts_csv():
+    """The page's figures as one long table (figure, group, measure, count): easy to pivot."""
+    form, city, weeks = _filters()
+    if form.errors:  # the page says what is wrong with them, next to the fields
+        return redirect(url_for("reports.index", **request.args))
+    report = reports.overview(current_actor(), city=city, weeks=weeks, download=True)
+    body = io.BytesIO()
+    write_csv(body, [_("Figure"), _("Group"), _("Measure"), _("Count")], _count_rows(report))
+    return Response(body.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="muster-counts-{date.today().isoformat()}.csv"'})
+
+
+def _filters():
+    """(form, city or None, weeks) from the query string; the defaults when it is not valid."""
+    form = ReportFilterForm(request.args)
+    form.city.choices = options([("", "—")] + [(city, city) for city in reports.meeting_cities()])
+    if not form.validate():
+        return form, None, reports.WEEKS
+    return form, form.city.data or None, int(form.weeks.data or reports.WEEKS)
+
+
+def _count_rows(report):
+    statuses, paths, weeks = str(_("Contacts by status")), str(_("Paths and stages")), str(_("New contacts per week"))
+    for status, count in report.statuses.items():
+        yield statuses, str(STATUSES[status]), str(_("Contacts")), count
+    for path in report.funnel.paths:
+        for stage in STAGE_KEYS:
+            yield paths, str(PATHS[path]), str(STAGES[stage]), report.funnel.counts.get((path, stage), 0)
+    for n, day in enumerate(report.weekly.starts):
+        for source in CONTACT_SOURCES:
+            yield weeks, day.isoformat(), str(SOURCES[source]), report.weekly.counts.get((n, source), 0)
+    for row in report.meetings:
+        label = f"{row.meeting.starts_at:%Y-%m-%d} {row.meeting.city}"
+        yield str(_("Recent meetings")), label, str(MET), row.met
+        yield str(_("Recent meetings")), label, str(MOVED_ON), row.moved_on
+    for row in report.cities:
+        yield str(_("Meeting cities")), row.city, str(_("Meetings")), row.meetings
+        yield str(_("Meeting cities")), row.city, str(MET), row.met
+        yield str(_("Meeting cities")), row.city, str(MOVED_ON), row.moved_on
 
 
 def _funnel_chart(funnel):

@@ -57,6 +57,7 @@ ROUTE_PERMISSIONS = {
     "meetings.edit": "meetings.manage",
     "meetings.capture": "contacts.create",
     "reports.index": "reports.view",  # counts only, through the permission filters
+    "reports.counts_csv": "reports.view",  # the same counts as a file (audited as reports.download)
     "triage.index": "triage.work",
     "triage.act": "triage.work",
     # two-person approvals (crm/approvals/): the services decide who may ask and decide what

@@ -65,8 +65,9 @@ class Overview:
     cities: list  # [CityRow], most people met first
 
 
-def overview(user, today=None, city=None, weeks=WEEKS):
-    """Everything the reports page shows for ``user``; the view itself is audited (counts only).
+def overview(user, today=None, city=None, weeks=WEEKS, download=False):
+    """Everything the reports page shows for ``user``; the view itself is audited (counts only),
+    as ``reports.download`` when the counts leave as a file.
 
     ``city`` narrows every figure to the people met at a meeting in that city (and the
     meetings to that city's).
@@ -74,7 +75,7 @@ def overview(user, today=None, city=None, weeks=WEEKS):
     today = today or utcnow().date()
     report = Overview(statuses(user, city), funnel(user, city), weekly(user, today, weeks, city),
                       recent_meetings(user, today, city=city), cities(user, today, city))
-    audit.record("reports.view", None, None, city=city, weeks=weeks)
+    audit.record("reports.download" if download else "reports.view", None, None, city=city, weeks=weeks)
     return report
 
 

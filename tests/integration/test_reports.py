@@ -185,3 +185,31 @@ def test_each_meeting_city_counts_its_meetings_and_each_person_once(people, view
     rows = [(r.city, r.meetings, r.met, r.moved_on) for r in reports.cities(viewers["uncleared"], TODAY)]
     assert rows == [("Wrocław", 2, 2, 1), ("Vilnius", 1, 0, 0)]  # no Dora; Cyr's restricted progress unseen
     assert [r.city for r in reports.cities(viewers["cleared"], TODAY, city="Vilnius")] == ["Vilnius"]
+
+
+def test_the_counts_download_as_one_long_table_audited_and_neutralised(signed_in, people):
+    import csv
+    import io
+
+    create_meeting(MeetingData(city="=HYPERLINK(1)", country="PL", starts_at=datetime(2026, 11, 20, 18)))
+    db.session.add(Attendance(meeting_id=db.session.scalars(select(Meeting.id)).one(), contact_id=people["bo"].id))
+    db.session.commit()
+    lead = signed_in("coordinator")
+    page = lead.get("/reports/").get_data(as_text=True)
+    assert 'href="/reports/counts.csv?weeks=12"' in page
+    response = lead.get("/reports/counts.csv?weeks=4")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="muster-counts-')
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0] == ["Figure", "Group", "Measure", "Count"]
+    assert ["Paths and stages", "Volunteering", "Interested", "2"] in rows
+    assert ["Paths and stages", "Volunteering", "Contacted", "1"] in rows
+    assert not any(row[1] == "Combat service" for row in rows)  # no clearance, no restricted path
+    assert sum(1 for row in rows if row[0] == "New contacts per week") == 4 * 3  # 4 weeks x 3 sources
+    assert ["Meeting cities", "'=HYPERLINK(1)", "People met", "1"] in rows  # neutralised, never a formula
+    assert "Reportow" not in response.get_data(as_text=True)
+    actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == lead.user.id)).all()
+    assert "reports.download" in actions
+    refused = lead.get("/reports/counts.csv?city=Atlantis", follow_redirects=True)
+    assert refused.status_code == 400 and "Not a valid choice" in refused.get_data(as_text=True)
+    assert signed_in("staff").get("/reports/counts.csv").status_code == 403
