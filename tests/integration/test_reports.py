@@ -2,13 +2,13 @@
 filters (restricted paths and clearance-only people only with clearance), never a name."""
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 import pytest
 from sqlalchemy import select, update
 
 from crm.extensions import db
-from crm.models import Attendance, AuditEvent, Contact, Meeting
+from crm.models import Attendance, AuditEvent, Contact
 from crm.services import reports
 from crm.services.contacts import move_stage
 from crm.services.meetings import MeetingData, create_meeting
@@ -34,6 +34,14 @@ def people(make_contact):
 def viewers(make_user):
     return {"cleared": make_user("lead-cleared", "coordinator", clearance=True)[0],
             "uncleared": make_user("lead-plain", "coordinator", clearance=False)[0]}
+
+
+def _meeting(city, day, *met):
+    """A meeting in ``city`` on ``day`` (18:00 UTC) where the contacts ``met`` were recorded."""
+    meeting = create_meeting(MeetingData(city=city, country="PL", starts_at=datetime.combine(day, time(18))))
+    db.session.add_all(Attendance(meeting_id=meeting.id, contact_id=contact.id) for contact in met)
+    db.session.commit()
+    return meeting
 
 
 def test_the_funnel_counts_people_by_path_and_stage_and_hides_restricted_paths(people, viewers):
@@ -68,12 +76,8 @@ def test_new_contacts_are_counted_by_monday_week_and_source(make_contact, viewer
 
 
 def test_recent_meetings_count_the_people_met_and_who_moved_on_as_the_viewer_may_see(people, viewers):
-    held = create_meeting(MeetingData(city="Wrocław", country="PL", starts_at=datetime(2026, 11, 20, 18)))
-    coming = create_meeting(MeetingData(city="Kraków", country="PL", starts_at=datetime(2026, 12, 20, 18)))
-    for name in ("ala", "bo", "cyr", "dora"):
-        db.session.add(Attendance(meeting_id=held.id, contact_id=people[name].id))
-    db.session.add(Attendance(meeting_id=coming.id, contact_id=people["ala"].id))
-    db.session.commit()
+    held = _meeting("Wrocław", date(2026, 11, 20), *people.values())
+    coming = _meeting("Kraków", date(2026, 12, 20), people["ala"])
     [row] = reports.recent_meetings(viewers["cleared"], TODAY)
     assert (row.meeting.id, row.met, row.moved_on) == (held.id, 4, 2)  # Bo; Cyr on combat service
     [row] = reports.recent_meetings(viewers["uncleared"], TODAY)
@@ -138,12 +142,8 @@ def test_the_figures_are_a_few_grouped_queries(make_contact, viewers):
 
 
 def test_a_city_narrows_every_figure_to_the_people_met_there(people, viewers, make_contact):
-    wroclaw = create_meeting(MeetingData(city="Wrocław", country="PL", starts_at=datetime(2026, 11, 20, 18)))
-    vilnius = create_meeting(MeetingData(city="Vilnius", country="LT", starts_at=datetime(2026, 11, 21, 18)))
-    for name in ("ala", "bo"):
-        db.session.add(Attendance(meeting_id=wroclaw.id, contact_id=people[name].id))
-    db.session.add(Attendance(meeting_id=vilnius.id, contact_id=people["cyr"].id))
-    db.session.commit()
+    wroclaw = _meeting("Wrocław", date(2026, 11, 20), people["ala"], people["bo"])
+    _meeting("Vilnius", date(2026, 11, 21), people["cyr"])
     cleared = viewers["cleared"]
     assert reports.meeting_cities() == ["Vilnius", "Wrocław"]
     report = reports.overview(cleared, TODAY, city="Wrocław")
@@ -158,9 +158,7 @@ def test_a_city_narrows_every_figure_to_the_people_met_there(people, viewers, ma
 
 
 def test_the_filters_over_http(signed_in, people):
-    create_meeting(MeetingData(city="Wrocław", country="PL", starts_at=datetime(2026, 11, 20, 18)))
-    db.session.add(Attendance(meeting_id=db.session.scalars(select(Meeting.id)).one(), contact_id=people["ala"].id))
-    db.session.commit()
+    _meeting("Wrocław", date(2026, 11, 20), people["ala"])
     lead = signed_in("coordinator")
     body = lead.get("/reports/?city=Wroc%C5%82aw&weeks=4").get_data(as_text=True)
     assert "Only people met at a meeting in Wrocław." in body
@@ -173,13 +171,10 @@ def test_the_filters_over_http(signed_in, people):
 
 
 def test_each_meeting_city_counts_its_meetings_and_each_person_once(people, viewers):
-    first = create_meeting(MeetingData(city="Wrocław", country="PL", starts_at=datetime(2026, 11, 10, 18)))
-    second = create_meeting(MeetingData(city="Wrocław", country="PL", starts_at=datetime(2026, 11, 20, 18)))
-    create_meeting(MeetingData(city="Vilnius", country="LT", starts_at=datetime(2026, 11, 21, 18)))  # nobody met
-    create_meeting(MeetingData(city="Kraków", country="PL", starts_at=datetime(2026, 12, 20, 18)))  # not yet held
-    for meeting, name in ((first, "bo"), (second, "bo"), (second, "cyr"), (second, "dora")):
-        db.session.add(Attendance(meeting_id=meeting.id, contact_id=people[name].id))
-    db.session.commit()
+    _meeting("Wrocław", date(2026, 11, 10), people["bo"])
+    _meeting("Wrocław", date(2026, 11, 20), people["bo"], people["cyr"], people["dora"])
+    _meeting("Vilnius", date(2026, 11, 21))  # nobody met
+    _meeting("Kraków", date(2026, 12, 20))  # not yet held
     rows = [(r.city, r.meetings, r.met, r.moved_on) for r in reports.cities(viewers["cleared"], TODAY)]
     assert rows == [("Wrocław", 2, 3, 2), ("Vilnius", 1, 0, 0)]  # Bo twice is one person; Dora is interested
     rows = [(r.city, r.meetings, r.met, r.moved_on) for r in reports.cities(viewers["uncleared"], TODAY)]
@@ -191,9 +186,7 @@ def test_the_counts_download_as_one_long_table_audited_and_neutralised(signed_in
     import csv
     import io
 
-    create_meeting(MeetingData(city="=HYPERLINK(1)", country="PL", starts_at=datetime(2026, 11, 20, 18)))
-    db.session.add(Attendance(meeting_id=db.session.scalars(select(Meeting.id)).one(), contact_id=people["bo"].id))
-    db.session.commit()
+    _meeting("=HYPERLINK(1)", date(2026, 11, 20), people["bo"])
     lead = signed_in("coordinator")
     page = lead.get("/reports/").get_data(as_text=True)
     assert 'href="/reports/counts.csv?weeks=12"' in page
